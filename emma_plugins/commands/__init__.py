@@ -1,0 +1,1 @@
+"""Subcommands of the ``emma`` CLI, one module each."""

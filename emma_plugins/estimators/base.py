@@ -1,0 +1,126 @@
+"""The `EnergyEstimator` contract: one potential energy per sample, higher = less typical."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from ..errors import NotFittedError
+
+ArrayLike = Tensor | np.ndarray | pd.DataFrame
+
+
+def as_tensor(data: ArrayLike, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Accept a tensor, numpy array or DataFrame, as scikit-learn estimators do."""
+    if isinstance(data, pd.DataFrame | pd.Series):
+        data = data.to_numpy()
+    if isinstance(data, np.ndarray):
+        return torch.as_tensor(np.ascontiguousarray(data), dtype=dtype)
+    if isinstance(data, Tensor):
+        return data.to(dtype)
+    raise TypeError(
+        f"Expected a torch.Tensor, numpy array or pandas DataFrame, got {type(data).__name__}."
+    )
+
+
+class EnergyEstimator(nn.Module):
+    """Base class of every energy estimator (step 1 of EMMA).
+
+    Contract, checked by `emma_plugins.testing.check_estimator`:
+
+    * ``potential(x)`` returns a tensor of shape ``(N,)``: the potential energy Psi of each
+      sample, proportional to ``-log p(x)`` up to a constant (higher = less typical). It
+      must not depend on the other samples in the batch.
+    * ``scores(x)`` returns named per-sample scores, at least ``potential`` and
+      ``grad_norm`` (the norm of d Psi / d x, by autograd unless a subclass knows better),
+      so the attention module can take either as its energy input by name.
+    * ``fit(data)`` trains the estimator and returns ``self``; it then records the training
+      minimum of every score in buffers (``potential_min``, ``grad_norm_min``), which the
+      correction stage (5.3) needs. Buffers are saved with ``state_dict`` and follow ``.to()``.
+
+    Subclasses implement ``potential`` and ``_fit``.
+    """
+
+    score_names: tuple[str, ...] = ("potential", "grad_norm")
+
+    def __init__(self) -> None:
+        super().__init__()
+        for name in self.score_names:
+            self.register_buffer(f"{name}_min", torch.tensor(float("nan")))
+
+    # -- the contract ----------------------------------------------------------------------
+    def potential(self, x: Tensor) -> Tensor:
+        """Potential energy per sample, shape ``(N,)``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement potential(x).")
+
+    def _fit(self, x: Tensor, progress: bool) -> None:
+        """Train the estimator's parameters on clean samples ``x``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _fit(x, progress).")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.potential(x)
+
+    def grad_norm(self, x: Tensor, create_graph: bool = False) -> Tensor:
+        """``||d Psi / d x||`` per sample, by autograd (works under ``torch.no_grad`` too)."""
+        with torch.enable_grad():
+            leaf = x.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(
+                self.potential(leaf).sum(), leaf, create_graph=create_graph
+            )
+        return grad.flatten(1).norm(dim=1)
+
+    def scores(self, x: Tensor) -> dict[str, Tensor]:
+        """Named per-sample scores; the attention module picks one by name."""
+        return {"potential": self.potential(x), "grad_norm": self.grad_norm(x)}
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, data: ArrayLike, progress: bool = True, **kwargs: Any) -> EnergyEstimator:
+        """Train on clean samples and record the training minimum of each score."""
+        x = as_tensor(data).to(self._device())
+        self.train()
+        self._fit(x, progress=progress, **kwargs)
+        self.eval()
+        self.calibrate(x)
+        return self
+
+    @torch.no_grad()
+    def calibrate(self, x: ArrayLike, batch_size: int = 4096) -> EnergyEstimator:
+        """Store the minimum of every score over ``x`` (the Psi_min of equation 5.3)."""
+        x = as_tensor(x).to(self._device())
+        minima = {name: torch.tensor(float("inf"), device=x.device) for name in self.score_names}
+        for chunk in x.split(batch_size):
+            for name, value in self.scores(chunk).items():
+                minima[name] = torch.minimum(minima[name], value.detach().min())
+        for name, value in minima.items():
+            getattr(self, f"{name}_min").copy_(value)
+        return self
+
+    def score_min(self, name: str) -> Tensor:
+        """The fitted training minimum of score ``name``."""
+        if name not in self.score_names:
+            raise KeyError(
+                f"{type(self).__name__} has no score {name!r}. "
+                f"Available: {', '.join(self.score_names)}."
+            )
+        value: Tensor = getattr(self, f"{name}_min")
+        if torch.isnan(value):
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted: call .fit(data) or .calibrate(data) "
+                f"before using its {name!r} minimum."
+            )
+        return value
+
+    @property
+    def is_fitted(self) -> bool:
+        return not bool(torch.isnan(getattr(self, f"{self.score_names[0]}_min")))
+
+    def _device(self) -> torch.device:
+        for tensor in self.parameters():
+            return tensor.device
+        for tensor in self.buffers():
+            return tensor.device
+        return torch.device("cpu")

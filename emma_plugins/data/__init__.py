@@ -1,0 +1,1 @@
+"""Data sets: loaders (local directory or checksum-verified download), splits and scaling."""

@@ -1,0 +1,1 @@
+"""Experiments of the thesis and beyond, as library functions."""

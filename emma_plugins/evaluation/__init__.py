@@ -1,0 +1,1 @@
+"""Metrics, paired comparisons across seeds and their verdicts."""

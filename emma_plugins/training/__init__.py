@@ -1,0 +1,1 @@
+"""Two-stage training: fit and freeze the estimators, then train EMMA and the network end to end."""

@@ -1,0 +1,54 @@
+"""Annealing of the coldness rho (section 8.1): start hot, cool while validation improves."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class ColdnessAnnealing:
+    """Multiply rho by ``factor`` after each epoch whose validation loss improved.
+
+    Cooling stops for good the first time validation loss does not improve, instead of
+    tuning a final temperature (section 8.1). ``start`` should be hot enough that the
+    importance is uniform (alpha_i ~ 1/M) at the start of stage 2.
+    """
+
+    start: float = 1e-6
+    factor: float = 3.0
+    maximum: float = 10.0
+    cooling: bool = True
+
+    def __post_init__(self) -> None:
+        self.rho = self.start
+
+    def step(self, improved: bool) -> float:
+        if not improved:
+            self.cooling = False
+        if self.cooling:
+            self.rho = min(self.rho * self.factor, self.maximum)
+        return self.rho
+
+
+def first_linear_layers(network: nn.Module) -> list[nn.Linear]:
+    """The layers that read the network's inputs: ``network.input_layers()`` or the first Linear."""
+    custom = getattr(network, "input_layers", None)
+    if callable(custom):
+        return list(custom())
+    for module in network.modules():
+        if isinstance(module, nn.Linear):
+            return [module]
+    return []
+
+
+@torch.no_grad()
+def compensate_initial_attention(network: nn.Module, n_modes: int) -> None:
+    """Divide input-layer weights by tanh(1/M), so a fresh EMMA with uniform importance,
+    ``g_a = 1`` and ``b_a = 0`` (beta = tanh(1/M) for every mode) initially changes nothing."""
+    scale = math.tanh(1.0 / n_modes)
+    for layer in first_linear_layers(network):
+        layer.weight.div_(scale)

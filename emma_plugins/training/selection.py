@@ -1,0 +1,55 @@
+"""Model selection on validation data only: best-state tracking and the ROC threshold."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import roc_curve
+from torch import nn
+
+
+class BestState:
+    """Keeps a copy of the module's state at its lowest validation loss (early stopping).
+
+    The original code stopped on the training loss and never recorded the best epoch of
+    model-with; here the state restored at the end is the one with the best validation loss.
+    """
+
+    def __init__(self, patience: int | None = None, min_delta: float = 0.0) -> None:
+        self.patience = patience
+        self.min_delta = min_delta
+        self.best_loss = math.inf
+        self.best_epoch = -1
+        self.epochs_since_best = 0
+        self._state: dict[str, Any] | None = None
+
+    def update(self, module: nn.Module, val_loss: float, epoch: int) -> bool:
+        """Record ``val_loss``; return True when it is a new best."""
+        if val_loss < self.best_loss - self.min_delta:
+            self.best_loss, self.best_epoch, self.epochs_since_best = val_loss, epoch, 0
+            self._state = copy.deepcopy(module.state_dict())
+            return True
+        self.epochs_since_best += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.epochs_since_best >= self.patience
+
+    def restore(self, module: nn.Module) -> None:
+        if self._state is not None:
+            module.load_state_dict(self._state)
+
+
+def roc_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """Threshold at the ROC point nearest (0, 1), as in the thesis (validation data only)."""
+    y_true = np.asarray(y_true)
+    if len(np.unique(y_true)) < 2:
+        return 0.5
+    fpr, tpr, thresholds = roc_curve(y_true, scores)
+    best = int(np.argmin(fpr**2 + (1.0 - tpr) ** 2))
+    threshold = float(thresholds[best])
+    return min(threshold, 1.0) if np.isfinite(threshold) else 1.0

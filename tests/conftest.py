@@ -1,0 +1,53 @@
+"""Shared fixtures: a clean plugin state, and fake installed distributions for plugin tests."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from emma_plugins.plugins import NO_AUTOLOAD_ENV, STRICT_ENV, reset_plugins
+
+FakeDist = Callable[..., Path]
+
+
+@pytest.fixture
+def clean_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Plugins load afresh in this test, without the loading flags, and are forgotten after."""
+    monkeypatch.delenv(STRICT_ENV, raising=False)
+    monkeypatch.delenv(NO_AUTOLOAD_ENV, raising=False)
+    reset_plugins()
+    yield
+    reset_plugins()
+
+
+@pytest.fixture
+def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDist]:
+    """Install a fake distribution on ``sys.path``: a ``*.dist-info`` with entry points.
+
+    ``fake_dist("emma-broken", {"broken": "emma_broken"}, {"emma_broken": "raise ..."})``
+    writes the modules' sources and the metadata, as ``pip install`` would.
+    """
+    modules_made: list[str] = []
+
+    def make(
+        dist: str, entry_points: dict[str, str], modules: dict[str, str] | None = None
+    ) -> Path:
+        root = tmp_path / f"site-{dist}"
+        info = root / f"{dist.replace('-', '_')}-0.1.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+        lines = [f"{name} = {value}" for name, value in entry_points.items()]
+        (info / "entry_points.txt").write_text("[emma_plugins]\n" + "\n".join(lines) + "\n")
+        for module, source in (modules or {}).items():
+            (root / f"{module}.py").write_text(textwrap.dedent(source))
+            modules_made.append(module)
+        monkeypatch.syspath_prepend(str(root))
+        return root
+
+    yield make
+    for module in modules_made:
+        sys.modules.pop(module, None)

@@ -11,7 +11,7 @@ from . import __version__
 from .errors import EmmaError
 
 #: Modules under ``emma_plugins.commands``; each defines ``add_parser(subparsers)``.
-COMMANDS: tuple[str, ...] = ("plugins",)
+COMMANDS: tuple[str, ...] = ("plugins", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -44,7 +44,10 @@ FAMILIES: dict[str, tuple[str, str]] = {
 }
 
 #: Modules of this package that register the built-in kinds.
-BUILTIN_MODULES: tuple[str, ...] = ("emma_plugins.estimators.plugin",)
+BUILTIN_MODULES: tuple[str, ...] = (
+    "emma_plugins.estimators.plugin",
+    "emma_plugins.attention.plugin",
+)
 
 
 class EmmaPluginWarning(UserWarning):

@@ -1,0 +1,28 @@
+"""EMMA's attention module (steps 2-5 of figure 5.1) and the unified model of chapter 7.
+
+`EnergyAttention` composes one stage per slot (correction, modal_energy, importance, gate,
+and optionally endogenous and cross_modal); `build_attention` looks the stages' kinds up
+in the registries. See ``docs/attention.md``.
+"""
+
+from .build import DEFAULT_STAGES, build_attention
+from .module import STAGE_SLOTS, EnergyAttention
+from .regularizers import (
+    balancing_fraction,
+    capacity_penalty,
+    energy_regularizer,
+    xi_from_corrupted,
+)
+from .report import AttentionReport
+
+__all__ = [
+    "DEFAULT_STAGES",
+    "STAGE_SLOTS",
+    "AttentionReport",
+    "EnergyAttention",
+    "balancing_fraction",
+    "build_attention",
+    "capacity_penalty",
+    "energy_regularizer",
+    "xi_from_corrupted",
+]

@@ -1,0 +1,85 @@
+"""`build_attention`: an `EnergyAttention` from stage configs, kinds looked up in the registries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import SpecError
+from ..estimators import EnergyEstimator
+from ..plugins import get_registry
+from .module import STAGE_SLOTS, EnergyAttention
+
+#: Kinds used for slots the caller leaves out; endogenous and cross_modal stay empty.
+DEFAULT_STAGES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {
+        "correction": MappingProxyType({"kind": "min_shift"}),
+        "modal_energy": MappingProxyType({"kind": "coupled"}),
+        "importance": MappingProxyType({"kind": "boltzmann"}),
+        "gate": MappingProxyType({"kind": "shared_tanh"}),
+    }
+)
+
+#: Slots whose factories also receive ``mode_shapes``.
+SHAPED_SLOTS = ("endogenous", "cross_modal")
+
+
+def build_attention(
+    estimators: Sequence[EnergyEstimator],
+    mode_shapes: Sequence[tuple[int, ...]],
+    stages: Mapping[str, Mapping[str, Any] | BaseModel] | None = None,
+    energy_input: str = "potential",
+) -> EnergyAttention:
+    """Build every slot with ``get_registry(slot).get(kind).build(params, n_modes=..., ...)``.
+
+    ``stages`` maps a slot to ``{"kind": ..., **params}`` (or a pydantic model with a
+    ``kind`` field). Slots left out use `DEFAULT_STAGES`.
+    """
+    stages = dict(stages or {})
+    unknown = sorted(set(stages) - set(STAGE_SLOTS))
+    if unknown:
+        raise SpecError(
+            f"Unknown attention slot(s) {', '.join(map(repr, unknown))}. "
+            f"Slots: {', '.join(STAGE_SLOTS)}."
+        )
+    n_modes = len(estimators)
+    shapes = [tuple(shape) for shape in mode_shapes]
+    if len(shapes) != n_modes:
+        raise SpecError(
+            f"build_attention: {len(shapes)} mode shapes for {n_modes} estimators; "
+            "give one sample shape per mode."
+        )
+    built: dict[str, Any] = {}
+    for slot in STAGE_SLOTS:
+        config = stages.get(slot, DEFAULT_STAGES.get(slot))
+        if config is None:
+            continue
+        built[slot] = _build_stage(slot, config, n_modes, shapes)
+    return EnergyAttention(estimators, **built, energy_input=energy_input)
+
+
+def _build_stage(
+    slot: str,
+    config: Mapping[str, Any] | BaseModel,
+    n_modes: int,
+    shapes: list[tuple[int, ...]],
+) -> Any:
+    params: BaseModel | dict[str, Any]
+    if isinstance(config, BaseModel):
+        kind, params = getattr(config, "kind", None), config
+    else:
+        params = dict(config)
+        kind = params.pop("kind", None)
+    if not isinstance(kind, str):
+        raise SpecError(f"stages.{slot}: missing 'kind' (e.g. {{'kind': ...}}).")
+    context: dict[str, Any] = {"n_modes": n_modes}
+    if slot in SHAPED_SLOTS:
+        context["mode_shapes"] = shapes
+    registration = get_registry(slot).get(kind)
+    try:
+        return registration.build(params, **context)
+    except ValidationError as exc:
+        raise SpecError(f"stages.{slot} (kind {kind!r}): {exc}") from exc

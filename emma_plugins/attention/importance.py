@@ -1,0 +1,68 @@
+"""Importance slot (step 3, equation 5.4): the Boltzmann distribution over present modes.
+
+Forward signature of the slot: ``forward(modal_energy [N, M], present [N, M] bool) ->
+log_importance [N, M]``: ``log alpha``, normalised over the present modes of each sample.
+The module masks missing modes and samples with no present mode afterwards. An
+importance stage also exposes ``coldness`` and ``set_coldness(rho)`` so a trainer can
+anneal ``rho``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor, nn
+
+
+class BoltzmannParams(BaseModel):
+    """Parameters of the ``boltzmann`` importance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rho: float = Field(1.0, gt=0, description="Coldness (inverse temperature) of (5.4).")
+    learnable: bool = Field(False, description="Learn log(rho) with the other parameters.")
+
+
+class Boltzmann(nn.Module):
+    """``alpha = softmax(-rho E)`` over present modes, computed as a masked ``log_softmax``.
+
+    ``rho`` is stored as ``log rho`` (a parameter when ``learnable``, a buffer otherwise),
+    which keeps it positive without any projection.
+    """
+
+    def __init__(self, n_modes: int, rho: float = 1.0, learnable: bool = False) -> None:
+        super().__init__()
+        if rho <= 0:
+            raise ValueError(f"boltzmann: rho must be > 0, got {rho}.")
+        self.n_modes = n_modes
+        log_rho = torch.tensor(math.log(rho))
+        if learnable:
+            self.log_rho = nn.Parameter(log_rho)
+        else:
+            self.register_buffer("log_rho", log_rho)
+
+    @property
+    def coldness(self) -> float:
+        """The current ``rho``."""
+        return float(self.log_rho.detach().exp())
+
+    @torch.no_grad()
+    def set_coldness(self, rho: float) -> None:
+        """Set ``rho`` (e.g. once per epoch when annealing)."""
+        if not rho > 0 or not math.isfinite(rho):
+            raise ValueError(f"set_coldness: rho must be a finite number > 0, got {rho}.")
+        self.log_rho.fill_(math.log(rho))
+
+    def forward(self, modal_energy: Tensor, present: Tensor) -> Tensor:
+        logits = -self.log_rho.exp() * modal_energy
+        # Samples with no present mode get uniform logits here (then alpha = 0 in the module),
+        # so log_softmax never sees a row of -inf and never makes NaN, forward or backward.
+        keep = present | ~present.any(dim=1, keepdim=True)
+        logits = logits.masked_fill(~keep, float("-inf"))
+        return torch.log_softmax(logits, dim=1)
+
+    def describe(self) -> dict[str, Any]:
+        return {"rho": self.coldness, "learnable": isinstance(self.log_rho, nn.Parameter)}

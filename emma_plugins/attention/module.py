@@ -1,0 +1,267 @@
+"""`EnergyAttention`: steps 1-5 of EMMA (figure 5.1) composed from attention-stage plugins.
+
+The module owns the frozen estimators (step 1) and one stage per slot. It knows the
+stages only by their forward signatures (documented in each slot's module and in
+``docs/attention.md``), never by their classes, so any registered kind fits.
+
+Missing modes (new; the thesis only zero-fills): a per-sample boolean mask ``missing``
+``[N, M]`` marks them. A missing mode's input is replaced by zeros before anything reads
+it and its estimator output is discarded with ``torch.where`` (the tensor may hold NaN);
+it is left out of the other modes' shared energies and of the Boltzmann normalisation,
+gets ``alpha = beta = 0``, and its weighted output is exactly zero. A sample with every
+mode missing gets ``alpha = beta = 0`` everywhere.
+
+Constraints: stages hold them by projection in ``constrain_()``, called after each
+optimizer step, and read their parameters clamped in ``forward`` (see
+`emma_plugins.attention.constraints` for why).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import NotFittedError
+from ..estimators import EnergyEstimator
+from .report import AttentionReport, empty_mask
+
+STAGE_SLOTS = ("correction", "modal_energy", "importance", "gate", "endogenous", "cross_modal")
+
+
+class EnergyAttention(nn.Module):
+    """Energy-based multi-modal attention in front of a multi-modal network.
+
+    ``forward(modes, missing)`` returns the weighted modes ``x'_i`` for the network and an
+    `AttentionReport`. The estimators are frozen (no gradient, eval mode) since stage 2
+    trains only the attention stages and the network; the potential is a measurement,
+    computed without autograd.
+    """
+
+    def __init__(
+        self,
+        estimators: Sequence[EnergyEstimator],
+        correction: nn.Module,
+        modal_energy: nn.Module,
+        importance: nn.Module,
+        gate: nn.Module,
+        endogenous: nn.Module | None = None,
+        cross_modal: nn.Module | None = None,
+        energy_input: str = "potential",
+    ) -> None:
+        super().__init__()
+        if len(estimators) < 2:
+            raise ValueError(
+                f"EnergyAttention needs at least 2 modes (one estimator each), got "
+                f"{len(estimators)}."
+            )
+        for i, estimator in enumerate(estimators):
+            names = getattr(estimator, "score_names", ())
+            if energy_input not in names:
+                raise ValueError(
+                    f"energy_input {energy_input!r} is not a score of estimator {i} "
+                    f"({type(estimator).__name__}); choose one of {', '.join(names)}."
+                )
+        self.n_modes = len(estimators)
+        self.energy_input = energy_input
+        self.estimators = nn.ModuleList(estimators)
+        self.estimators.requires_grad_(False)
+        self.estimators.eval()
+        self.correction = correction
+        self.modal_energy = modal_energy
+        self.importance = importance
+        self.gate = gate
+        self.endogenous = endogenous
+        self.cross_modal = cross_modal
+        self._calibrated = False
+        with contextlib.suppress(NotFittedError):
+            self.calibrate_()  # else the estimators are fitted later; calibrated on first use
+
+    # -- housekeeping -----------------------------------------------------------------------
+    def stages(self) -> Iterator[tuple[str, nn.Module]]:
+        """``(slot, stage)`` for every slot in use."""
+        for slot in STAGE_SLOTS:
+            stage = getattr(self, slot)
+            if stage is not None:
+                yield slot, stage
+
+    @torch.no_grad()
+    def calibrate_(self) -> None:
+        """Hand the estimators' fitted minima of the energy input to the correction stage.
+
+        Done automatically at construction or first use; call it again after refitting
+        the estimators.
+        """
+        minima = torch.stack([est.score_min(self.energy_input) for est in self._estimators()])
+        calibrate: Callable[[Tensor], None] | None = getattr(self.correction, "calibrate", None)
+        if calibrate is not None:
+            calibrate(minima)
+        self._calibrated = True
+
+    def _estimators(self) -> list[EnergyEstimator]:
+        return cast(list[EnergyEstimator], list(self.estimators))
+
+    def train(self, mode: bool = True) -> EnergyAttention:
+        """Switch the stages' mode; the frozen estimators always stay in eval mode."""
+        super().train(mode)
+        self.estimators.eval()
+        return self
+
+    def constrain_(self) -> None:
+        """Project every constrained stage parameter back into its box (after each step)."""
+        for _, stage in self.stages():
+            constrain = getattr(stage, "constrain_", None)
+            if constrain is not None:
+                constrain()
+
+    # -- steps 1-4 --------------------------------------------------------------------------
+    def _check(
+        self, modes: Sequence[Tensor], missing: Tensor | None
+    ) -> tuple[list[Tensor], Tensor]:
+        modes = list(modes)
+        if len(modes) != self.n_modes:
+            raise ValueError(f"Expected {self.n_modes} modes, got {len(modes)}.")
+        n = modes[0].shape[0]
+        for i, x in enumerate(modes):
+            if x.dim() < 2 or x.shape[0] != n:
+                raise ValueError(
+                    f"Mode {i} has shape {tuple(x.shape)}; every mode needs the batch first "
+                    f"and {n} samples (like mode 0)."
+                )
+        if missing is None:
+            return modes, empty_mask(n, self.n_modes, modes[0].device)
+        if missing.shape != (n, self.n_modes):
+            raise ValueError(
+                f"missing has shape {tuple(missing.shape)}; expected [N, M] = "
+                f"[{n}, {self.n_modes}] (True where a mode is missing)."
+            )
+        missing = missing.to(device=modes[0].device, dtype=torch.bool)
+        return _zero_missing(modes, missing), missing
+
+    def _scores(self, modes: Sequence[Tensor]) -> Tensor:
+        name = self.energy_input
+        with torch.no_grad():
+            columns = [
+                est.potential(x) if name == "potential" else est.scores(x)[name]
+                for est, x in zip(self._estimators(), modes, strict=True)
+            ]
+        n = modes[0].shape[0]
+        for i, column in enumerate(columns):
+            if column.shape != (n,):
+                raise ValueError(
+                    f"Estimator {i} returned {name!r} of shape {tuple(column.shape)}; "
+                    f"expected ({n},), one value per sample."
+                )
+        return torch.stack(columns, dim=1).to(modes[0].dtype)
+
+    def _evaluate(self, modes: list[Tensor], missing: Tensor) -> AttentionReport:
+        if not self._calibrated:
+            self.calibrate_()
+        present = ~missing
+        raw = torch.where(present, self._scores(modes), 0.0)
+        potential = torch.where(present, self.correction(raw), math.e)
+        self_energy, modal_energy = self.modal_energy(potential, present)
+        log_importance = torch.where(present, self.importance(modal_energy, present), 0.0)
+        importance = torch.where(present, log_importance.exp(), 0.0)
+        attention = torch.where(present, self.gate(importance), 0.0)
+        modal_energy = torch.where(present, modal_energy, 0.0)
+        return AttentionReport(
+            raw_potential=raw,
+            potential=torch.where(present, potential, 0.0),
+            self_energy=torch.where(present, self_energy, 0.0),
+            modal_energy=modal_energy,
+            log_importance=log_importance,
+            importance=importance,
+            attention=attention,
+            missing=missing,
+            total_energy=modal_energy.sum(dim=1),
+        )
+
+    def evaluate(self, modes: Sequence[Tensor], missing: Tensor | None = None) -> AttentionReport:
+        """Steps 1-4: potentials, modal energies, importance and attention of each mode."""
+        checked, mask = self._check(modes, missing)
+        return self._evaluate(checked, mask)
+
+    # -- step 5 (+ chapter 7) ---------------------------------------------------------------
+    def _weigh(self, modes: list[Tensor], report: AttentionReport) -> list[Tensor]:
+        beta = report.attention
+        masks = self.endogenous(modes) if self.endogenous is not None else None
+        weighted = []
+        for i, x in enumerate(modes):
+            if masks is not None:
+                x = masks[i] * x
+            weighted.append(_per_sample(beta[:, i], x) * x)
+        if self.cross_modal is not None:
+            present = report.present
+            mixed = self.cross_modal(weighted, present)
+            weighted = [
+                torch.where(_per_sample(present[:, i], y), y, 0.0) for i, y in enumerate(mixed)
+            ]
+        return weighted
+
+    def apply(self, modes: Any, report: AttentionReport | None = None) -> Any:
+        """Step 5: ``x'_i = beta_i * m_i * x_i``, then the cross-modal stage if any.
+
+        Called with a single function, this is ``nn.Module.apply(fn)`` (which parents call
+        recursively, e.g. to initialise weights).
+        """
+        if report is None and callable(modes):
+            return super().apply(modes)
+        if report is None:
+            raise TypeError("apply(modes, report): pass the report returned by evaluate().")
+        checked, _ = self._check(modes, report.missing)
+        return self._weigh(checked, report)
+
+    def forward(
+        self, modes: Sequence[Tensor], missing: Tensor | None = None
+    ) -> tuple[list[Tensor], AttentionReport]:
+        checked, mask = self._check(modes, missing)
+        report = self._evaluate(checked, mask)
+        return self._weigh(checked, report), report
+
+    # -- summaries --------------------------------------------------------------------------
+    def capacity(self) -> Tensor:
+        """The gate's capacity (5.9): the integral of its ``tanh`` curve over ``[0, 1]``."""
+        return self._gate_call("capacity")
+
+    def effective_capacity(self) -> Tensor:
+        """The integral of the gate actually applied, ``max(0, tanh(.))``, over ``[0, 1]``."""
+        return self._gate_call("effective_capacity")
+
+    def _gate_call(self, name: str) -> Tensor:
+        method = getattr(self.gate, name, None)
+        if method is None:
+            raise AttributeError(
+                f"Gate {type(self.gate).__name__} has no {name}(); gate plugins must "
+                f"implement capacity(), effective_capacity() and capacity_penalty()."
+            )
+        result: Tensor = method()
+        return result
+
+    def stage_parameters(self) -> dict[str, Any]:
+        """Every stage's parameters as plain numbers and lists, plus both capacities."""
+        summary: dict[str, Any] = {"energy_input": self.energy_input}
+        for slot, stage in self.stages():
+            describe = getattr(stage, "describe", None)
+            summary[slot] = (
+                describe()
+                if describe is not None
+                else {"n_parameters": sum(p.numel() for p in stage.parameters())}
+            )
+        summary["capacity"] = float(self.capacity().detach())
+        summary["effective_capacity"] = float(self.effective_capacity().detach())
+        return summary
+
+
+def _per_sample(values: Tensor, like: Tensor) -> Tensor:
+    """``values [N]`` shaped to broadcast against ``like [N, ...]``."""
+    return values.reshape(values.shape[0], *([1] * (like.dim() - 1)))
+
+
+def _zero_missing(modes: Sequence[Tensor], missing: Tensor) -> list[Tensor]:
+    """Replace missing modes by zeros (``where``, so NaN or garbage never leaks)."""
+    return [torch.where(_per_sample(missing[:, i], x), 0.0, x) for i, x in enumerate(modes)]

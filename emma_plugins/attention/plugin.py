@@ -1,0 +1,44 @@
+"""Registers the built-in attention-stage kinds."""
+
+from __future__ import annotations
+
+from ..hookspecs import Register, hookimpl
+from .correction import MinShift
+from .cross_modal import MultiHeadCrossModal, MultiHeadParams
+from .endogenous import SigmoidMask, SigmoidMaskParams
+from .gate import IdentityGate, PerModeGate, SharedTanhGate, SharedTanhParams
+from .importance import Boltzmann, BoltzmannParams
+from .modal_energy import CoupledEnergy, CoupledParams, SelfEnergy
+
+
+@hookimpl
+def register_corrections(register: Register) -> None:
+    register("min_shift", MinShift)
+
+
+@hookimpl
+def register_modal_energies(register: Register) -> None:
+    register("coupled", CoupledEnergy, CoupledParams)
+    register("self_only", SelfEnergy)
+
+
+@hookimpl
+def register_importances(register: Register) -> None:
+    register("boltzmann", Boltzmann, BoltzmannParams)
+
+
+@hookimpl
+def register_gates(register: Register) -> None:
+    register("shared_tanh", SharedTanhGate, SharedTanhParams)
+    register("per_mode", PerModeGate)
+    register("identity", IdentityGate)
+
+
+@hookimpl
+def register_endogenous(register: Register) -> None:
+    register("sigmoid_mask", SigmoidMask, SigmoidMaskParams)
+
+
+@hookimpl
+def register_cross_modal(register: Register) -> None:
+    register("mha", MultiHeadCrossModal, MultiHeadParams)

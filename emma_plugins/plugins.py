@@ -47,6 +47,8 @@ FAMILIES: dict[str, tuple[str, str]] = {
 BUILTIN_MODULES: tuple[str, ...] = (
     "emma_plugins.estimators.plugin",
     "emma_plugins.attention.plugin",
+    "emma_plugins.data.plugin",
+    "emma_plugins.corruptions.plugin",
 )
 
 

@@ -1,0 +1,29 @@
+"""Build a corruption from a registered kind, built-in or from a plugin."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..plugins import get_registry
+from .base import Corruption, CorruptionError
+
+
+def make_corruption(spec: Corruption | str | Mapping[str, Any]) -> Corruption:
+    """A `Corruption` from an instance, a kind name, or ``{"kind": ..., **params}``."""
+    if isinstance(spec, Corruption):
+        return spec
+    if isinstance(spec, str):
+        spec = {"kind": spec}
+    if not isinstance(spec, Mapping) or "kind" not in spec:
+        raise CorruptionError(
+            f"A corruption must be a Corruption, a kind name or a mapping with a 'kind' key, "
+            f"got {spec!r}."
+        )
+    params = {k: v for k, v in spec.items() if k != "kind"}
+    built = get_registry("corruption").get(str(spec["kind"])).build(params)
+    if not isinstance(built, Corruption):
+        raise CorruptionError(
+            f"corruption kind {spec['kind']!r} built {type(built).__name__}, not a Corruption."
+        )
+    return built

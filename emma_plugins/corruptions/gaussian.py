@@ -1,0 +1,34 @@
+"""Additive white Gaussian noise, the failing mode of the thesis' experiment II."""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
+
+from .base import Corruption, CorruptionContext, CorruptionError, draw_normal
+
+
+class GaussianParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sigma: float = Field(
+        default=0.5, ge=0.0, description="Noise standard deviation in standardized units."
+    )
+
+
+class GaussianNoise(Corruption):
+    """``x + sigma * N(0, 1)``; on standardized features ``sigma`` is a noise-to-signal ratio.
+
+    The thesis uses ``sigma = 0.5`` (section 6.3.1).
+    """
+
+    def __init__(self, sigma: float = 0.5) -> None:
+        if not sigma >= 0.0:
+            raise CorruptionError(f"gaussian sigma must be >= 0, got {sigma!r}.")
+        self.sigma = float(sigma)
+
+    def __call__(
+        self, x: Tensor, *, generator: torch.Generator, context: CorruptionContext
+    ) -> Tensor:
+        return x + self.sigma * draw_normal(x, generator)

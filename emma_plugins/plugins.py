@@ -21,8 +21,8 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginLoadError
-from .registry import Registry
+from .errors import DuplicateKindError, PluginLoadError, UnknownKindError
+from .registry import Registration, Registry
 
 ENTRY_POINT_GROUP = "emma_plugins"
 STRICT_ENV = "EMMA_PLUGINS_STRICT"
@@ -96,16 +96,18 @@ class PluginHost:
     def _load_entry_points(self) -> None:
         seen: set[tuple[str, str]] = set()
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if (ep.name, ep.value) in seen or self.pm.has_plugin(ep.name):
+            if (ep.name, ep.value) in seen:
                 continue  # the same distribution can be on sys.path twice
             seen.add((ep.name, ep.value))
-            provider = ep.dist.name if ep.dist is not None else ep.value
+            provider = getattr(ep.dist, "name", None) or ep.value
+            # Two distributions may pick the same entry-point name; keep both plugins.
+            name = f"{provider}:{ep.name}" if self.pm.has_plugin(ep.name) else ep.name
             try:
                 plugin = ep.load()
             except Exception as exc:
-                self._fail(ep.name, provider, f"import failed: {type(exc).__name__}: {exc}", exc)
+                self._fail(name, provider, f"import failed: {type(exc).__name__}: {exc}", exc)
                 continue
-            self.register(plugin, provider, ep.name)
+            self.register(plugin, provider, name)
 
     def register(self, plugin: ModuleType | object, provider: str, name: str | None = None) -> None:
         """Register a plugin object in-process (what entry points do, for notebooks and tests)."""
@@ -140,7 +142,10 @@ class PluginHost:
                 f"Plugin {name!r} from {provider!r} failed to load: {message} "
                 f"(strict mode: unset {STRICT_ENV} to skip broken plugins)"
             ) from exc
-        self.failures.append(LoadFailure(name, provider, message))
+        failure = LoadFailure(name, provider, message)
+        if failure in self.failures:
+            return  # a registry rebuilt after a new plugin arrived meets the same failure
+        self.failures.append(failure)
         warnings.warn(
             f"emma_plugins: plugin {name!r} from {provider!r} failed to load and was skipped: "
             f"{message}",
@@ -152,8 +157,10 @@ class PluginHost:
     def registry(self, family: str) -> Registry:
         """The registry of one family, filled by every plugin's hook on first use."""
         if family not in FAMILIES:
-            raise KeyError(
-                f"Unknown component family {family!r}. Families: {', '.join(FAMILIES)}."
+            close = difflib.get_close_matches(family, FAMILIES, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownKindError(
+                f"Unknown component family {family!r}.{hint} Families: {', '.join(FAMILIES)}."
             )
         self.load()
         if family not in self._registries:
@@ -161,16 +168,32 @@ class PluginHost:
             registry = Registry(family, label)
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 provider = self._providers.get(impl.plugin_name, impl.plugin_name)
-                impl.function(register=self._registrar(registry, provider))
+                for entry in self._collect(impl, family, provider):
+                    registry.add(entry.kind, entry.factory, entry.params, provider=provider)
             self._registries[family] = registry
         return self._registries[family]
 
-    @staticmethod
-    def _registrar(registry: Registry, provider: str) -> Callable[..., Any]:
-        def register(kind: str, factory: Callable[..., Any], params: Any = None) -> None:
-            registry.add(kind, factory, params, provider=provider)
+    def _collect(self, impl: pluggy.HookImpl, family: str, provider: str) -> list[Registration]:
+        """Run one plugin's registrar hook into a scratch registry, all or nothing.
 
-        return register
+        A hook that raises (or registers something malformed) is a broken plugin: it is
+        reported like an import failure and none of its kinds of this family are kept.
+        """
+        hook_name, label = FAMILIES[family]
+        scratch = Registry(family, label)
+
+        def register(kind: str, factory: Callable[..., Any], params: Any = None) -> None:
+            scratch.add(kind, factory, params, provider=provider)
+
+        try:
+            impl.function(register=register)
+        except DuplicateKindError:
+            raise
+        except Exception as exc:
+            message = f"{hook_name} raised {type(exc).__name__}: {exc}"
+            self._fail(impl.plugin_name, provider, message, exc)
+            return []
+        return list(scratch)
 
     def providers(self) -> dict[str, str]:
         """Plugin name -> distribution that provides it."""

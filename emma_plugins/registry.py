@@ -65,6 +65,16 @@ class Registry:
     ) -> Registration:
         if not isinstance(kind, str) or not kind:
             raise ValueError(f"A {self.label} kind must be a non-empty string, got {kind!r}.")
+        if not callable(factory):
+            raise TypeError(
+                f"The factory of {self.label} kind {kind!r} must be callable (a class or a "
+                f"function), got {type(factory).__name__}."
+            )
+        if params is not None and not (isinstance(params, type) and issubclass(params, BaseModel)):
+            raise TypeError(
+                f"The params of {self.label} kind {kind!r} must be a pydantic BaseModel subclass "
+                f"(or None when it takes no parameters), got {params!r}."
+            )
         if kind in self._entries:
             first = self._entries[kind].provider
             raise DuplicateKindError(

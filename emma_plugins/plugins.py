@@ -49,6 +49,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "emma_plugins.attention.plugin",
     "emma_plugins.data.plugin",
     "emma_plugins.corruptions.plugin",
+    "emma_plugins.networks.plugin",
 )
 
 
@@ -137,6 +138,7 @@ class PluginHost:
             )
 
     def _fail(self, name: str, provider: str, message: str, exc: BaseException) -> None:
+        message = " ".join(message.split())  # one line, for warnings and `emma plugins`
         if _flag(STRICT_ENV):
             raise PluginLoadError(
                 f"Plugin {name!r} from {provider!r} failed to load: {message} "

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 
 class EmmaError(Exception):
     """Base class of every error raised on purpose by emma_plugins."""
@@ -26,8 +29,30 @@ class NotFittedError(EmmaError, RuntimeError):
     """A fitted statistic was used before `fit` computed it."""
 
 
+@dataclass(frozen=True)
+class SpecIssue:
+    """One problem in a spec: where it is (``modes[1].estimator.hidden``) and what is wrong."""
+
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
 class SpecError(EmmaError, ValueError):
-    """A spec file or spec object is invalid."""
+    """A spec file or spec object is invalid.
+
+    ``issues`` lists every problem found with its location inside the spec, and ``source``
+    names the file it came from, so callers and tests can check exactly what went wrong.
+    """
+
+    def __init__(
+        self, message: str, *, issues: Sequence[SpecIssue] = (), source: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.issues = tuple(issues)
+        self.source = source
 
 
 class CheckpointError(EmmaError):

@@ -1,0 +1,42 @@
+"""``late_fusion``: one MLP head per mode; the network's logits are the heads' mean."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+from .layers import LayerParams, Widths, flat_sizes, mlp_stack
+
+
+class LateFusionParams(LayerParams):
+    """Parameters of the ``late_fusion`` network."""
+
+    hidden: Widths = Field(
+        default_factory=lambda: [8], description="Hidden widths of each mode's head."
+    )
+
+
+class LateFusion(nn.Module):
+    """Each mode predicts on its own; averaging the logits fuses the predictions."""
+
+    def __init__(
+        self,
+        mode_shapes: Sequence[Sequence[int]],
+        out_features: int,
+        hidden: Sequence[int] = (8,),
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.out_features = out_features
+        self.heads = nn.ModuleList(
+            mlp_stack(size, hidden, out_features, activation, dropout)
+            for size in flat_sizes(mode_shapes)
+        )
+
+    def forward(self, modes: Sequence[Tensor]) -> Tensor:
+        logits = [head(x.flatten(1)) for head, x in zip(self.heads, modes, strict=True)]
+        return torch.stack(logits).mean(dim=0)

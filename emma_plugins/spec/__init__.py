@@ -1,0 +1,45 @@
+"""Spec files: versioned, validated descriptions of an EMMA model and its experiment.
+
+``load_spec(path)`` reads YAML, TOML or JSON; ``parse_spec(mapping)`` validates a mapping.
+Component kinds are checked against the registries after plugins load, so a kind from a
+third-party plugin validates with its own parameters.
+"""
+
+from .components import ComponentSpec, Family
+from .dynamic import spec_model
+from .load import load_spec, parse_spec, read_spec_file
+from .models import (
+    OPTIONAL_SLOTS,
+    REQUIRED_SLOTS,
+    SLOTS,
+    SPEC_VERSION,
+    AttentionSpec,
+    EmmaSpec,
+    ModeSpec,
+)
+from .paths import DataPath, check_data_path, resolve_data_path
+from .schema import spec_json_schema
+from .sections import DataSpec, EvaluationSpec, TrainingSpec
+
+__all__ = [
+    "OPTIONAL_SLOTS",
+    "REQUIRED_SLOTS",
+    "SLOTS",
+    "SPEC_VERSION",
+    "AttentionSpec",
+    "ComponentSpec",
+    "DataPath",
+    "DataSpec",
+    "EmmaSpec",
+    "EvaluationSpec",
+    "Family",
+    "ModeSpec",
+    "TrainingSpec",
+    "check_data_path",
+    "load_spec",
+    "parse_spec",
+    "read_spec_file",
+    "resolve_data_path",
+    "spec_json_schema",
+    "spec_model",
+]

@@ -1,0 +1,319 @@
+"""The spec of an EMMA model: modes, attention stages, the multi-modal network (MMN).
+
+These classes define the structure; `spec_model` derives the validating version, in which
+every ``Family``-marked field is the union of the kinds plugins registered. Checks that
+span several fields (widths against the network, stages against the number of modes) run
+here, after each field validated on its own.
+
+A parameter model may define ``check_context(self, **context)`` and raise ``ValueError``:
+it is called with the family's context keywords (``shape`` for estimators; ``n_modes``
+and ``mode_shapes`` for attention stages; ``mode_shapes`` and ``out_features`` for
+networks) so that a kind can refuse modes it cannot handle before anything is built.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..attention import DEFAULT_STAGES
+from ..errors import SpecIssue
+from .components import ComponentSpec, Family, component_default
+from .sections import DataSpec, EvaluationSpec, TrainingSpec
+
+SPEC_VERSION = 1
+
+#: Attention slots in the order the module applies them; the first four are required.
+REQUIRED_SLOTS = ("correction", "modal_energy", "importance", "gate")
+OPTIONAL_SLOTS = ("endogenous", "cross_modal")
+SLOTS = REQUIRED_SLOTS + OPTIONAL_SLOTS
+
+#: Slots whose output is shaped like the raw mode, so they cannot act on encodings.
+INPUT_ONLY_SLOTS = OPTIONAL_SLOTS
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+class CrossFieldError(ValueError):
+    """Several problems found across fields, each with its own location."""
+
+    def __init__(self, issues: list[SpecIssue]) -> None:
+        super().__init__("; ".join(str(issue) for issue in issues))
+        self.issues = issues
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)
+
+
+class ModeSpec(BaseModel):
+    """One mode: its name, the shape of one sample, where it comes from, its estimator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Unique name of the mode (letters, digits, _ . -).")
+    shape: tuple[Annotated[int, Field(ge=1)], ...] | None = Field(
+        None, min_length=1, description="Shape of one sample of the mode, e.g. [4] or [1, 28, 28]."
+    )
+    width: int | None = Field(None, ge=1, description="Shorthand for a flat mode: shape [width].")
+    columns: list[int | str] | None = Field(
+        None,
+        min_length=1,
+        description="Source columns of a table (indices or names), in order; their count "
+        "gives the width when shape and width are omitted.",
+    )
+    field: str | None = Field(
+        None, min_length=1, description="Source field of a data set that yields named modes."
+    )
+    estimator: Annotated[ComponentSpec, Family("estimator")] = Field(
+        description="The energy estimator of this mode (step 1)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(
+                f"mode name {name!r} must start with a letter or _ and use only letters, "
+                "digits, _, . and -"
+            )
+        return name
+
+    @field_validator("columns")
+    @classmethod
+    def _distinct_columns(cls, columns: list[int | str] | None) -> list[int | str] | None:
+        if columns is not None:
+            repeated = [column for column, count in Counter(columns).items() if count > 1]
+            if repeated:
+                raise ValueError(f"columns repeat {repeated}; list each source column once")
+            if any(isinstance(c, int) and c < 0 for c in columns):
+                raise ValueError("column indices must be >= 0")
+        return columns
+
+    @model_validator(mode="after")
+    def _consistent_shape(self) -> ModeSpec:
+        if self.columns is not None and self.field is not None:
+            raise ValueError("give either columns or field as the source of a mode, not both")
+        if self.shape is not None and self.width is not None and self.shape != (self.width,):
+            raise ValueError(
+                f"shape {list(self.shape)} and width {self.width} disagree; give only one"
+            )
+        if self.shape is None and self.width is None and self.columns is None:
+            raise ValueError("the mode's size is unknown: give shape (e.g. [4]), width, or columns")
+        if self.columns is not None and len(self.columns) != self.size:
+            declared = f"shape {list(self.sample_shape)}"
+            raise ValueError(
+                f"{len(self.columns)} columns do not fill {declared} ({self.size} values per "
+                "sample); list one column per value"
+            )
+        return self
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one sample, without the batch dimension."""
+        if self.shape is not None:
+            return tuple(self.shape)
+        if self.width is not None:
+            return (self.width,)
+        return (len(self.columns or ()),)
+
+    @property
+    def size(self) -> int:
+        """Values per sample: the product of the shape."""
+        return _size(self.sample_shape)
+
+
+class AttentionSpec(BaseModel):
+    """The attention module: one entry per stage slot, and where its weights apply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(
+        True, description="false: the network alone, e.g. the baseline of the same spec."
+    )
+    energy_input: str = Field(
+        "potential",
+        min_length=1,
+        description="Which estimator score is the energy: 'potential' or 'grad_norm'.",
+    )
+    apply_to: Literal["inputs", "encodings"] = Field(
+        "inputs",
+        description="Weigh the raw modes, or the per-mode encodings of a network that has "
+        "encode() and fuse() (thesis section 8.1). Estimators always see the raw modes.",
+    )
+    correction: Annotated[ComponentSpec, Family("correction")] = Field(
+        default_factory=component_default(DEFAULT_STAGES["correction"]["kind"]),
+        validate_default=True,
+        description="Potential correction (5.3).",
+    )
+    modal_energy: Annotated[ComponentSpec, Family("modal_energy")] = Field(
+        default_factory=component_default(DEFAULT_STAGES["modal_energy"]["kind"]),
+        validate_default=True,
+        description="Self and shared energies (5.1-5.2).",
+    )
+    importance: Annotated[ComponentSpec, Family("importance")] = Field(
+        default_factory=component_default(DEFAULT_STAGES["importance"]["kind"]),
+        validate_default=True,
+        description="Importance from modal energies (5.4).",
+    )
+    gate: Annotated[ComponentSpec, Family("gate")] = Field(
+        default_factory=component_default(DEFAULT_STAGES["gate"]["kind"]),
+        validate_default=True,
+        description="Attention from importance (5.5).",
+    )
+    endogenous: Annotated[ComponentSpec, Family("endogenous")] | None = Field(
+        None, description="Optional intra-modal masks m_i (chapter 7); inputs only."
+    )
+    cross_modal: Annotated[ComponentSpec, Family("cross_modal")] | None = Field(
+        None, description="Optional cross-modal attention after masking (chapter 7); inputs only."
+    )
+
+    def stages(self) -> dict[str, ComponentSpec]:
+        """``slot -> component`` for every slot in use, in application order."""
+        chosen = {slot: getattr(self, slot) for slot in SLOTS}
+        return {slot: component for slot, component in chosen.items() if component is not None}
+
+
+class EmmaSpec(BaseModel):
+    """A complete spec: modes, attention, network and output size, plus optional sections."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec_version: Literal[1] = Field(description="Version of the spec format; this is 1.")
+    modes: list[ModeSpec] = Field(description="The modes, in the order the network takes them.")
+    attention: AttentionSpec = Field(
+        default_factory=dict,
+        validate_default=True,
+        description="The attention module (EMMA); omitted: the default stages.",
+    )
+    network: Annotated[ComponentSpec, Family("network")] | None = Field(
+        None,
+        description="The multi-modal network; omit it only when the network is passed in "
+        "Python with build(spec, network=...).",
+    )
+    out_features: int = Field(1, ge=1, description="Outputs of the network (logits).")
+    data: DataSpec | None = Field(None, description="The data set (optional).")
+    training: TrainingSpec | None = Field(None, description="Training settings (optional).")
+    evaluation: EvaluationSpec | None = Field(None, description="Evaluation settings (optional).")
+
+    @field_validator("spec_version", mode="before")
+    @classmethod
+    def _supported_version(cls, value: Any) -> Any:
+        if value != SPEC_VERSION:
+            raise ValueError(
+                f"spec_version {value!r} is not supported: this version of emma reads "
+                f"spec_version {SPEC_VERSION}"
+            )
+        return value
+
+    @field_validator("modes")
+    @classmethod
+    def _distinct_modes(cls, modes: list[ModeSpec]) -> list[ModeSpec]:
+        if len(modes) < 2:
+            names = ", ".join(repr(mode.name) for mode in modes) or "none"
+            raise ValueError(
+                f"EMMA weighs modes against each other, so a spec needs at least two modes; "
+                f"got {len(modes)} ({names})"
+            )
+        first: dict[str, int] = {}
+        for index, mode in enumerate(modes):
+            if mode.name in first:
+                raise ValueError(
+                    f"mode name {mode.name!r} is used twice (modes[{first[mode.name]}] and "
+                    f"modes[{index}]); mode names must be unique"
+                )
+            first[mode.name] = index
+        return modes
+
+    @model_validator(mode="after")
+    def _fits_together(self) -> EmmaSpec:
+        issues = list(_cross_field_issues(self))
+        if issues:
+            raise CrossFieldError(issues)
+        return self
+
+    # -- conveniences ----------------------------------------------------------------------
+    @property
+    def mode_names(self) -> tuple[str, ...]:
+        return tuple(mode.name for mode in self.modes)
+
+    @property
+    def mode_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(mode.sample_shape for mode in self.modes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain JSON-compatible values (what checkpoints store)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def _cross_field_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
+    attention = spec.attention
+    shapes = [list(shape) for shape in spec.mode_shapes]
+    contexts: list[tuple[str, ComponentSpec, dict[str, Any]]] = [
+        (f"modes[{i}].estimator", mode.estimator, {"shape": mode.sample_shape})
+        for i, mode in enumerate(spec.modes)
+    ]
+    if attention.enabled:
+        for slot, component in attention.stages().items():
+            context: dict[str, Any] = {"n_modes": len(spec.modes)}
+            if slot in OPTIONAL_SLOTS:
+                context["mode_shapes"] = [tuple(s) for s in shapes]
+            contexts.append((f"attention.{slot}", component, context))
+        yield from _energy_input_issues(spec)
+        yield from _apply_to_issues(spec)
+    if spec.network is not None:
+        network_context = {
+            "mode_shapes": [tuple(s) for s in shapes],
+            "out_features": spec.out_features,
+        }
+        contexts.append(("network", spec.network, network_context))
+    for location, component, context in contexts:
+        check = getattr(component, "check_context", None)
+        if check is None:
+            continue
+        try:
+            check(**context)
+        except ValueError as exc:
+            yield SpecIssue(location, str(exc))
+
+
+def _energy_input_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
+    wanted = spec.attention.energy_input
+    for mode in spec.modes:
+        registration = type(mode.estimator).registration
+        names = getattr(registration.factory, "score_names", None) if registration else None
+        if isinstance(names, tuple) and wanted not in names:
+            yield SpecIssue(
+                "attention.energy_input",
+                f"{wanted!r} is not a score of estimator {mode.estimator.kind!r} of mode "
+                f"{mode.name!r}; choose one of {', '.join(names)}",
+            )
+            return
+
+
+def _apply_to_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
+    attention = spec.attention
+    if attention.apply_to != "encodings":
+        return
+    for slot in INPUT_ONLY_SLOTS:
+        if getattr(attention, slot) is not None:
+            yield SpecIssue(
+                f"attention.{slot}",
+                f"the {slot} stage acts on raw modes, so it needs apply_to: inputs "
+                "(apply_to is encodings)",
+            )
+    network = spec.network
+    registration = type(network).registration if network is not None else None
+    if registration is not None and not (
+        hasattr(registration.factory, "encode") and hasattr(registration.factory, "fuse")
+    ):
+        yield SpecIssue(
+            "attention.apply_to",
+            f"network {network.kind!r} has no per-mode encodings (encode/fuse); use a network "  # type: ignore[union-attr]
+            "such as 'encoder_fusion', or apply_to: inputs",
+        )

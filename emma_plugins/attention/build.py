@@ -46,6 +46,10 @@ def build_attention(
             f"Slots: {', '.join(STAGE_SLOTS)}."
         )
     n_modes = len(estimators)
+    if n_modes < 2:
+        raise SpecError(
+            f"EnergyAttention needs at least 2 modes (one estimator each), got {n_modes}."
+        )
     shapes = [tuple(shape) for shape in mode_shapes]
     if len(shapes) != n_modes:
         raise SpecError(

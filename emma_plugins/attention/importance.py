@@ -16,13 +16,21 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
+from .constraints import bounded, project_
+
+#: ``rho`` is kept in ``[RHO_MIN, RHO_MAX]`` so that ``rho * E`` cannot overflow.
+RHO_MIN, RHO_MAX = 1e-6, 1e6
+_LOG_BOUNDS = (math.log(RHO_MIN), math.log(RHO_MAX))
+
 
 class BoltzmannParams(BaseModel):
     """Parameters of the ``boltzmann`` importance."""
 
     model_config = ConfigDict(extra="forbid")
 
-    rho: float = Field(1.0, gt=0, description="Coldness (inverse temperature) of (5.4).")
+    rho: float = Field(
+        1.0, ge=RHO_MIN, le=RHO_MAX, description="Coldness (inverse temperature) of (5.4)."
+    )
     learnable: bool = Field(False, description="Learn log(rho) with the other parameters.")
 
 
@@ -30,13 +38,13 @@ class Boltzmann(nn.Module):
     """``alpha = softmax(-rho E)`` over present modes, computed as a masked ``log_softmax``.
 
     ``rho`` is stored as ``log rho`` (a parameter when ``learnable``, a buffer otherwise),
-    which keeps it positive without any projection.
+    which keeps it positive; ``log rho`` is also projected into ``[log 1e-6, log 1e6]`` so
+    that a large learning rate cannot push ``rho`` to infinity.
     """
 
     def __init__(self, n_modes: int, rho: float = 1.0, learnable: bool = False) -> None:
         super().__init__()
-        if rho <= 0:
-            raise ValueError(f"boltzmann: rho must be > 0, got {rho}.")
+        _check_rho(rho)
         self.n_modes = n_modes
         log_rho = torch.tensor(math.log(rho))
         if learnable:
@@ -52,17 +60,24 @@ class Boltzmann(nn.Module):
     @torch.no_grad()
     def set_coldness(self, rho: float) -> None:
         """Set ``rho`` (e.g. once per epoch when annealing)."""
-        if not rho > 0 or not math.isfinite(rho):
-            raise ValueError(f"set_coldness: rho must be a finite number > 0, got {rho}.")
+        _check_rho(rho)
         self.log_rho.fill_(math.log(rho))
 
     def forward(self, modal_energy: Tensor, present: Tensor) -> Tensor:
-        logits = -self.log_rho.exp() * modal_energy
+        logits = -bounded(self.log_rho, *_LOG_BOUNDS).exp() * modal_energy
         # Samples with no present mode get uniform logits here (then alpha = 0 in the module),
         # so log_softmax never sees a row of -inf and never makes NaN, forward or backward.
         keep = present | ~present.any(dim=1, keepdim=True)
         logits = logits.masked_fill(~keep, float("-inf"))
         return torch.log_softmax(logits, dim=1)
 
+    def constrain_(self) -> None:
+        project_(self.log_rho, *_LOG_BOUNDS)
+
     def describe(self) -> dict[str, Any]:
         return {"rho": self.coldness, "learnable": isinstance(self.log_rho, nn.Parameter)}
+
+
+def _check_rho(rho: float) -> None:
+    if not RHO_MIN <= rho <= RHO_MAX:
+        raise ValueError(f"rho (coldness) must lie in [{RHO_MIN:g}, {RHO_MAX:g}], got {rho}.")

@@ -81,9 +81,15 @@ class EnergyEstimator(nn.Module):
     def fit(self, data: ArrayLike, progress: bool = True, **kwargs: Any) -> EnergyEstimator:
         """Train on clean samples and record the training minimum of each score."""
         x = as_tensor(data).to(self._device())
+        frozen = {name for name, p in self.named_parameters() if not p.requires_grad}
+        self.requires_grad_(True)  # an estimator frozen inside EMMA can still be refitted
         self.train()
-        self._fit(x, progress=progress, **kwargs)
-        self.eval()
+        try:
+            self._fit(x, progress=progress, **kwargs)
+        finally:
+            self.eval()
+            for name, parameter in self.named_parameters():
+                parameter.requires_grad_(name not in frozen)
         self.calibrate(x)
         return self
 

@@ -25,9 +25,7 @@ class TensorSplit:
     @classmethod
     def clean(cls, modes: Sequence[Tensor], y: Tensor) -> TensorSplit:
         n, m = len(y), len(modes)
-        return cls(
-            list(modes), y, torch.zeros(n, m, dtype=torch.bool), torch.ones(n, m)
-        )
+        return cls(list(modes), y, torch.zeros(n, m, dtype=torch.bool), torch.ones(n, m))
 
     def __len__(self) -> int:
         return len(self.y)

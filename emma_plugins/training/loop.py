@@ -51,9 +51,7 @@ def _forward(model: nn.Module, batch: TensorSplit) -> tuple[Tensor, Any]:
     return out.output, out.report
 
 
-def _objective(
-    model: nn.Module, batch: TensorSplit, loss_fn: LossFn, config: FitConfig
-) -> Tensor:
+def _objective(model: nn.Module, batch: TensorSplit, loss_fn: LossFn, config: FitConfig) -> Tensor:
     from ..attention import capacity_penalty, energy_regularizer
 
     output, report = _forward(model, batch)
@@ -110,7 +108,9 @@ def fit(
         _set_coldness(model, config.annealing.rho)
     best.update(model, evaluate_loss(model, val, loss_fn), epoch=0)
 
-    bar = tqdm(range(1, config.epochs + 1), desc=config.desc, disable=not config.progress, leave=False)
+    bar = tqdm(
+        range(1, config.epochs + 1), desc=config.desc, disable=not config.progress, leave=False
+    )
     for epoch in bar:
         model.train()
         if attention is not None:

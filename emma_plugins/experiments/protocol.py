@@ -1,0 +1,100 @@
+"""What one seed of a robustness experiment shares: splits, tensors and corrupted copies.
+
+Every model of a seed sees the same splits, the same corrupted mixes and the same
+evaluation noise, so per-seed differences between models are paired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..corruptions import CorruptionScheme, GaussianNoise
+from ..corruptions.scheme import corrupt_all
+from ..data import MultiModalData, split
+from ..evaluation.metrics import task_metric
+from ..training.batches import TensorSplit
+from ..training.loss import positive_scores
+from ..training.selection import roc_threshold
+
+
+@dataclass(frozen=True)
+class SeedData:
+    """Clean and corrupted tensors of the three splits for one seed."""
+
+    seed: int
+    mode_names: list[str]
+    clean: dict[str, TensorSplit]
+    mixed: dict[str, TensorSplit]
+    mixed_group: dict[str, Tensor]
+    n_classes: int
+
+
+def _tensor_split(data: MultiModalData, modes: Sequence[str]) -> TensorSplit:
+    tensors, y = data.to_tensors(list(modes))
+    return TensorSplit.clean(tensors, y)
+
+
+def _corrupted(
+    split_: TensorSplit, batch_modes: list[Tensor], missing: Tensor, xi: Tensor
+) -> TensorSplit:
+    return TensorSplit(batch_modes, split_.y, missing, xi)
+
+
+def prepare_seed(
+    data: MultiModalData,
+    mode_names: Sequence[str],
+    seed: int,
+    *,
+    sigma: float,
+    clean_fraction: float = 0.5,
+    train_fraction: float = 0.67,
+) -> SeedData:
+    """Split (stratified, standardized on train) and corrupt each split with the thesis scheme."""
+    splits = split(data, seed, train=train_fraction)
+    names = list(mode_names)
+    scheme = CorruptionScheme.thesis(names, sigma=sigma, clean=clean_fraction)
+    clean, mixed, groups = {}, {}, {}
+    for offset, (name, part) in enumerate(zip(("train", "val", "test"), splits, strict=True)):
+        clean[name] = _tensor_split(part, names)
+        batch = scheme.apply(clean[name].modes, names, clean[name].y, seed=seed * 7919 + offset)
+        mixed[name] = _corrupted(clean[name], batch.modes, batch.missing, batch.xi)
+        groups[name] = batch.group
+    return SeedData(seed, names, clean, mixed, groups, data.n_classes)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, split_: TensorSplit, batch_size: int = 4096) -> np.ndarray:
+    """Class scores: positive-class probability ``(N,)`` or class probabilities ``(N, K)``."""
+    model.eval()
+    chunks = []
+    for index in torch.arange(len(split_)).split(batch_size):
+        part = split_.take(index)
+        chunks.append(positive_scores(model(part.modes, part.missing).output))
+    return torch.cat(chunks).cpu().numpy()
+
+
+def choose_threshold(model: nn.Module, val: TensorSplit) -> float:
+    """The ROC threshold on validation data (binary); 0.5 is unused for multi-class."""
+    scores = predict(model, val)
+    return roc_threshold(val.y.numpy(), scores) if scores.ndim == 1 else 0.5
+
+
+def score(model: nn.Module, split_: TensorSplit, threshold: float) -> float:
+    return task_metric(split_.y.numpy(), predict(model, split_), threshold)
+
+
+def noisy_copy(
+    split_: TensorSplit, mode_names: Sequence[str], mode: str, sigma: float, seed: int
+) -> TensorSplit:
+    """The whole split with Gaussian noise ``sigma`` on one mode (xi marks it corrupted)."""
+    if sigma == 0:
+        return split_
+    batch = corrupt_all(
+        split_.modes, list(mode_names), {mode: GaussianNoise(sigma)}, split_.y, seed
+    )
+    return TensorSplit(batch.modes, split_.y, batch.missing, batch.xi)

@@ -1,0 +1,80 @@
+"""The two training stages and the three models of section 6.3.
+
+* stage 1: fit each mode's estimator on the clean training split and freeze it; train the
+  base network on clean data (``base``);
+* ``without``: the base weights fine-tuned on the corrupted mix (noise augmentation);
+* ``with``: the base weights plus a fresh EMMA, trained end to end on the corrupted mix with
+  the capacity and energy regularizers.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from .annealing import ColdnessAnnealing, compensate_initial_attention
+from .batches import TensorSplit
+from .loop import FitConfig, FitResult, LossFn, fit
+
+
+@dataclass
+class StageResult:
+    """A trained model and how its training went."""
+
+    model: nn.Module
+    fit: FitResult
+
+
+def fit_estimators(model: nn.Module, train: TensorSplit, progress: bool = False) -> None:
+    """Stage 1 for the estimators: fit each on its clean mode, freeze, calibrate the correction."""
+    attention = model.attention
+    for estimator, x in zip(attention.estimators, train.modes, strict=True):
+        estimator.fit(x, progress=progress)
+        estimator.requires_grad_(False)
+        estimator.eval()
+    attention.calibrate_()
+
+
+def train_base(
+    model: nn.Module, train: TensorSplit, val: TensorSplit, loss: LossFn, config: FitConfig
+) -> StageResult:
+    """Stage 1 for the network: the bare network on clean data."""
+    return StageResult(model, fit(model, train, val, loss, replace(config, desc="base")))
+
+
+def train_without(
+    base: nn.Module, train: TensorSplit, val: TensorSplit, loss: LossFn, config: FitConfig
+) -> StageResult:
+    """``model-without``: a copy of the base model fine-tuned on the corrupted mix."""
+    model = copy.deepcopy(base)
+    return StageResult(model, fit(model, train, val, loss, replace(config, desc="without")))
+
+
+def train_with(
+    model: nn.Module,
+    base: nn.Module,
+    clean_train: TensorSplit,
+    train: TensorSplit,
+    val: TensorSplit,
+    loss: LossFn,
+    config: FitConfig,
+    *,
+    anneal: ColdnessAnnealing | None = None,
+) -> StageResult:
+    """``model-with``: fit and freeze the estimators, copy the base network's weights into a
+    model with a fresh EMMA, and train end to end on the corrupted mix.
+
+    With ``anneal``, the network's input layer is first divided by tanh(1/M) and the coldness
+    starts hot (section 8.1), so EMMA initially changes nothing.
+    """
+    fit_estimators(model, clean_train, progress=config.progress)
+    model.network.load_state_dict(base.network.state_dict())
+    if anneal is not None:
+        compensate_initial_attention(model.network, n_modes=len(train.modes))
+    with torch.no_grad():
+        model.attention.constrain_()
+    result = fit(model, train, val, loss, replace(config, desc="with", annealing=anneal))
+    return StageResult(model, result)

@@ -33,6 +33,9 @@ class GaussianEstimator(EnergyEstimator):
     flattened. Before fitting it is the standard normal.
     """
 
+    mean: Tensor
+    scale_tril: Tensor
+
     def __init__(self, shape: tuple[int, ...] | int, reg: float = 1e-6) -> None:
         super().__init__()
         self.shape = (shape,) if isinstance(shape, int) else tuple(shape)
@@ -50,7 +53,7 @@ class GaussianEstimator(EnergyEstimator):
         return x.reshape(x.shape[0], self.in_features)
 
     def whiten(self, x: Tensor) -> Tensor:
-        """``z = L^-1 (x - mu)`` per sample, shape ``(N, D)``; ``||z||^2`` is the Mahalanobis term."""
+        """``z = L^-1 (x - mu)`` per sample, ``(N, D)``; ``||z||^2`` is the Mahalanobis term."""
         diff = self._flat(x) - self.mean
         # Row form of L z = diff for every sample: Z L^T = D.
         return torch.linalg.solve_triangular(self.scale_tril.mT, diff, upper=True, left=False)

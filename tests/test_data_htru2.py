@@ -88,6 +88,16 @@ def test_downloads_when_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert again.features.equals(data.features)
 
 
+def test_zip_nested_in_the_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sha = served_zip(tmp_path / "inner", synthetic_rows())
+    (tmp_path / "site").mkdir()
+    with zipfile.ZipFile(tmp_path / "site" / "htru2.zip", "w") as zf:
+        zf.write(tmp_path / "inner" / "htru2.zip", "HTRU2.zip")
+    monkeypatch.setattr(htru2, "SHA256", (sha,))
+    with serve(tmp_path / "site") as base:
+        assert len(load_htru2(tmp_path / "data", url=f"{base}/htru2.zip", progress=False)) == 30
+
+
 def test_url_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sha = served_zip(tmp_path / "site", synthetic_rows())
     monkeypatch.setattr(htru2, "SHA256", (sha,))

@@ -29,6 +29,8 @@ DEFAULT_TIMEOUT = 60.0
 #: Refuse archives that would unpack to more than this (a guard against zip bombs).
 MAX_EXTRACTED_BYTES = 1 << 30
 CHUNK = 1 << 16
+#: Archives inside the downloaded zip that are unpacked too (one level deep).
+NESTED_ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz")
 USER_AGENT = "emma-plugins (+https://pypi.org/project/emma-plugins/)"
 
 Digest = Callable[[Path], str]
@@ -93,8 +95,8 @@ def fetch_archive(
 ) -> dict[str, Path]:
     """Download a zip, extract it safely and move the ``expected`` members into ``dest_dir``.
 
-    ``expected`` maps a member's file name (found at any depth, also inside a ``.tar``
-    nested in the zip) to its accepted digest(s) under ``digest``. Either every member
+    ``expected`` maps a member's file name (found at any depth, also inside a ``.zip`` or
+    ``.tar`` nested in the zip) to its accepted digest(s) under ``digest``. Either every member
     verifies and is moved in, or none is and a `DataError` explains why.
     """
     dest_dir = Path(dest_dir)
@@ -122,8 +124,9 @@ def _fetch_into(
         )
         try:
             files = extract_zip(archive, Path(scratch) / "unpacked")
-            for nested in [f for f in files if f.name.endswith((".tar", ".tar.gz", ".tgz"))]:
-                files += extract_tar(nested, nested.parent / f"{nested.name}.unpacked")
+            for nested in [f for f in files if f.name.endswith(NESTED_ARCHIVES)]:
+                unpack = extract_zip if nested.suffix == ".zip" else extract_tar
+                files += unpack(nested, nested.parent / f"{nested.name}.unpacked")
         except (zipfile.BadZipFile, tarfile.TarError) as exc:
             raise DataError(f"{url} is not a valid archive ({exc}). {manual}".strip()) from exc
         found: dict[str, Path] = {}

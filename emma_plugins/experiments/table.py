@@ -146,6 +146,7 @@ def _evaluate(
     return rows
 
 
+@torch.no_grad()
 def _diagnostics(model: nn.Module, fit_epoch: int) -> dict[str, Any]:
     row: dict[str, Any] = {"best_epoch": fit_epoch}
     attention = getattr(model, "attention", None)

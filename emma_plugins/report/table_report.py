@@ -22,7 +22,9 @@ from .tables import mean_std_table, to_markdown
 
 EVALUATIONS = {
     "thesis_split": "Thesis evaluation: the corrupted 50/25/25 test split, each part scored",
-    "full_test": "Lower-variance evaluation: the whole test split per condition, noise draws averaged",
+    "full_test": (
+        "Lower-variance evaluation: the whole test split per condition, noise draws averaged"
+    ),
 }
 
 

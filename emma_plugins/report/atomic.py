@@ -11,7 +11,7 @@ from typing import IO
 from matplotlib.figure import Figure
 
 
-def write_atomic(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+def write_atomic(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Call ``write(handle)`` on a temporary file beside ``path``, then rename it into place.
 
     The temporary file lives in the target's directory so that ``os.replace`` is a rename

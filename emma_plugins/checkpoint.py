@@ -166,10 +166,11 @@ def _read_checked(root: Path, manifest: Mapping[str, Any], entry: str) -> bytes:
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read it: {exc}") from exc
     if len(data) != expected["bytes"]:
-        what = "truncated" if len(data) < expected["bytes"] else "larger than saved"
+        how = "shorter" if len(data) < expected["bytes"] else "longer"
         raise CheckpointError(
-            f"{path} is {what}: {len(data)} bytes, the checkpoint recorded {expected['bytes']}. "
-            "Save the model again."
+            f"{path} changed after the checkpoint was saved: it is {how} than saved "
+            f"({len(data)} bytes, {expected['bytes']} recorded), "
+            f"{'truncated' if how == 'shorter' else 'appended to'} or edited. Save the model again."
         )
     if hashlib.sha256(data).hexdigest() != expected["sha256"]:
         raise CheckpointError(

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import SpecIssue
 from ..registry import Registration
 
 
@@ -54,3 +55,16 @@ def component_default(kind: str) -> Any:
         return {"kind": kind}
 
     return factory
+
+
+class CrossFieldError(ValueError):
+    """Several problems found across fields, each with its own location."""
+
+    def __init__(self, issues: list[SpecIssue]) -> None:
+        super().__init__("; ".join(str(issue) for issue in issues))
+        self.issues = issues
+
+    @classmethod
+    def at(cls, location: str, message: str) -> CrossFieldError:
+        """One problem at ``location``, relative to the model that raises it."""
+        return cls([SpecIssue(location, message)])

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Discriminator, ValidationError
 from pydantic_core import ErrorDetails
 
 from ..errors import SpecIssue
-from .models import CrossFieldError
+from .components import CrossFieldError
 
 _PREFIXES = ("Value error, ", "Assertion failed, ")
 #: Error types whose message already says what the input was.
@@ -44,15 +44,24 @@ def format_location(parts: Sequence[int | str]) -> str:
     return text
 
 
+def _join(prefix: str, location: str) -> str:
+    if not prefix or not location:
+        return prefix or location
+    return prefix + location if location.startswith("[") else f"{prefix}.{location}"
+
+
 def issues_from(error: ValidationError, model: type[BaseModel]) -> list[SpecIssue]:
     """Every problem of ``error``, located inside the spec that ``model`` validated."""
     issues: list[SpecIssue] = []
     for detail in error.errors(include_url=False):
         cause = (detail.get("ctx") or {}).get("error")
-        if isinstance(cause, CrossFieldError):
-            issues.extend(cause.issues)
-            continue
         loc, allowed = _walk(model, detail["loc"])
+        if isinstance(cause, CrossFieldError):  # locations relative to the failing model
+            issues.extend(
+                SpecIssue(_join(format_location(loc), issue.location), issue.message)
+                for issue in cause.issues
+            )
+            continue
         issues.append(SpecIssue(format_location(loc), _message(detail, loc, allowed)))
     return issues
 

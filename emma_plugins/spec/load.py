@@ -90,6 +90,10 @@ READERS: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
+def _file_error(source: str, message: str) -> SpecError:
+    return SpecError(f"{source}: {message}", source=source, issues=[SpecIssue("", message)])
+
+
 def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The raw mapping in a spec file, chosen by extension; not yet validated."""
     path = Path(path)
@@ -97,39 +101,25 @@ def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     suffix = path.suffix.lower()
     if suffix not in READERS:
         known = ", ".join(READERS)
-        raise SpecError(
-            f"{source}: unsupported spec file extension {suffix or '(none)'!r}; use one of {known}",
-            source=source,
-            issues=[SpecIssue("", f"unsupported extension {suffix or '(none)'!r}")],
-        )
+        raise _file_error(source, f"unsupported extension {suffix or '(none)'!r}; use {known}")
     fmt, reader = READERS[suffix]
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError(f"{source}: spec file not found", source=source) from None
+        raise _file_error(source, "spec file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{source}: cannot read the spec file: {exc}", source=source) from None
+        raise _file_error(source, f"cannot read the spec file: {exc}") from None
     if not text.strip():
-        raise SpecError(
-            f"{source}: the spec file is empty; start from examples/htru2.yaml",
-            source=source,
-            issues=[SpecIssue("", "the spec file is empty")],
-        )
+        raise _file_error(source, "the spec file is empty; start from examples/htru2.yaml")
     try:
         data = reader(text)
     except ValueError as exc:
-        raise SpecError(
-            f"{source}: not valid {fmt}: {exc}",
-            source=source,
-            issues=[SpecIssue("", f"not valid {fmt}: {exc}")],
-        ) from None
+        raise _file_error(source, f"not valid {fmt}: {exc}") from None
     if not isinstance(data, dict):
-        found = type(data).__name__
-        raise SpecError(
-            f"{source}: a spec must be a mapping of sections (spec_version, modes, ...), "
-            f"found a {found}",
-            source=source,
-            issues=[SpecIssue("", f"expected a mapping, found a {found}")],
+        raise _file_error(
+            source,
+            f"expected a mapping of sections (spec_version, modes, ...), found a "
+            f"{type(data).__name__}",
         )
     return data
 

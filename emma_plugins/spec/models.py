@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..attention import DEFAULT_STAGES
 from ..errors import SpecIssue
-from .components import ComponentSpec, Family, component_default
+from .components import ComponentSpec, CrossFieldError, Family, component_default
 from .sections import DataSpec, EvaluationSpec, TrainingSpec
 
 SPEC_VERSION = 1
@@ -37,14 +37,6 @@ SLOTS = REQUIRED_SLOTS + OPTIONAL_SLOTS
 INPUT_ONLY_SLOTS = OPTIONAL_SLOTS
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-
-
-class CrossFieldError(ValueError):
-    """Several problems found across fields, each with its own location."""
-
-    def __init__(self, issues: list[SpecIssue]) -> None:
-        super().__init__("; ".join(str(issue) for issue in issues))
-        self.issues = issues
 
 
 def _size(shape: tuple[int, ...]) -> int:
@@ -98,18 +90,20 @@ class ModeSpec(BaseModel):
     @model_validator(mode="after")
     def _consistent_shape(self) -> ModeSpec:
         if self.columns is not None and self.field is not None:
-            raise ValueError("give either columns or field as the source of a mode, not both")
+            raise CrossFieldError.at(
+                "field", "give either columns or field as the source, not both"
+            )
         if self.shape is not None and self.width is not None and self.shape != (self.width,):
-            raise ValueError(
-                f"shape {list(self.shape)} and width {self.width} disagree; give only one"
+            raise CrossFieldError.at(
+                "width", f"width {self.width} disagrees with shape {list(self.shape)}; give one"
             )
         if self.shape is None and self.width is None and self.columns is None:
             raise ValueError("the mode's size is unknown: give shape (e.g. [4]), width, or columns")
         if self.columns is not None and len(self.columns) != self.size:
-            declared = f"shape {list(self.sample_shape)}"
-            raise ValueError(
-                f"{len(self.columns)} columns do not fill {declared} ({self.size} values per "
-                "sample); list one column per value"
+            raise CrossFieldError.at(
+                "columns",
+                f"{len(self.columns)} columns do not fill shape {list(self.sample_shape)} "
+                f"({self.size} values per sample); list one column per value",
             )
         return self
 
@@ -223,9 +217,10 @@ class EmmaSpec(BaseModel):
         first: dict[str, int] = {}
         for index, mode in enumerate(modes):
             if mode.name in first:
-                raise ValueError(
-                    f"mode name {mode.name!r} is used twice (modes[{first[mode.name]}] and "
-                    f"modes[{index}]); mode names must be unique"
+                raise CrossFieldError.at(
+                    f"[{index}].name",
+                    f"mode name {mode.name!r} is already used by modes[{first[mode.name]}]; "
+                    "mode names must be unique",
                 )
             first[mode.name] = index
         return modes

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .components import ComponentSpec, Family
+from .components import ComponentSpec, CrossFieldError, Family
 from .paths import DataPath, check_data_path
 
 #: Parameter names of a data set that hold paths, which must stay inside the data directory.
@@ -41,7 +41,7 @@ class DataSpec(BaseModel):
                 try:
                     check_data_path(value)
                 except ValueError as exc:
-                    raise ValueError(f"dataset parameter {name!r}: {exc}") from None
+                    raise CrossFieldError.at(f"dataset.{name}", str(exc)) from None
         return self
 
 

@@ -77,8 +77,9 @@ def _normalise(registry: Registry, value: Any) -> Any:
                 "build(spec, network=...)."
             },
         )
+    hint = " A kind from a plugin needs that plugin installed; `emma plugins` lists the kinds."
     raise PydanticCustomError(
-        "unknown_kind", "{message}", {"message": registry.unknown_message(kind)}
+        "unknown_kind", "{message}", {"message": registry.unknown_message(kind) + hint}
     )
 
 

@@ -71,6 +71,20 @@ class Variant:
 
 
 @dataclass
+class SeedOutcome:
+    """Everything one seed produced: score rows, diagnostics, the trained models and their
+    validation thresholds (by model name: base, without, with, with[variant])."""
+
+    scores: list[dict[str, Any]]
+    diagnostics: list[dict[str, Any]]
+    models: dict[str, nn.Module]
+    thresholds: dict[str, float]
+
+
+SeedCallback = Callable[[SeedData, SeedOutcome], None]
+
+
+@dataclass
 class TableResult:
     """Per-seed scores (``scores``), per-seed diagnostics and the paired comparisons."""
 
@@ -162,8 +176,8 @@ def run_seed(
     data: SeedData,
     config: TableConfig,
     variants: list[Variant],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Train every model of one seed and score it; returns score rows and diagnostics rows."""
+) -> SeedOutcome:
+    """Train every model of one seed and score it."""
     seed = data.seed
     loss = ClassificationLoss(data.clean["train"].y, data.n_classes, balanced=config.balanced_loss)
     torch.manual_seed(seed)
@@ -216,7 +230,9 @@ def run_seed(
         diagnostics.append(
             {"seed": seed, "model": name, "threshold": threshold, **_diagnostics(model, best_epoch)}
         )
-    return scores, diagnostics
+    models = {name: model for name, (model, _, _) in trained.items()}
+    thresholds = {name: threshold for name, (_, _, threshold) in trained.items()}
+    return SeedOutcome(scores, diagnostics, models, thresholds)
 
 
 def _comparisons(
@@ -274,8 +290,13 @@ def run_table(
     mode_names: list[str],
     config: TableConfig,
     variants: list[Variant] | None = None,
+    on_seed: SeedCallback | None = None,
 ) -> TableResult:
-    """Experiment 1 over ``config.seeds``: returns scores, diagnostics and paired verdicts."""
+    """Experiment 1 over ``config.seeds``: returns scores, diagnostics and paired verdicts.
+
+    ``on_seed(seed_data, outcome)`` is called after each seed with its trained models, so
+    further analyses (attention versus noise, total energy, ...) reuse them.
+    """
     variants = list(variants or [])
     scores: list[dict[str, Any]] = []
     diagnostics: list[dict[str, Any]] = []
@@ -284,9 +305,11 @@ def run_table(
         seed_data = prepare_seed(
             data, mode_names, seed, sigma=config.sigma, clean_fraction=config.clean_fraction
         )
-        rows, diag = run_seed(factory, seed_data, config, variants)
-        scores += rows
-        diagnostics += diag
+        outcome = run_seed(factory, seed_data, config, variants)
+        scores += outcome.scores
+        diagnostics += outcome.diagnostics
+        if on_seed is not None:
+            on_seed(seed_data, outcome)
     frame = pd.DataFrame(scores)
     metric = "f1" if data.task == "binary" else "accuracy"
     return TableResult(

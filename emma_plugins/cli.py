@@ -17,7 +17,8 @@ COMMANDS: tuple[str, ...] = ("plugins", "demo", "validate", "schema", "build")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emma",
-        description="Energy-based Multi-Modal Attention: robust multi-modal models from spec files.",
+        description="Energy-based Multi-Modal Attention: robust multi-modal models "
+        "from spec files.",
     )
     parser.add_argument("--version", action="version", version=f"emma-plugins {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

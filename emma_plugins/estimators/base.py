@@ -125,8 +125,5 @@ class EnergyEstimator(nn.Module):
         return not bool(torch.isnan(getattr(self, f"{self.score_names[0]}_min")))
 
     def _device(self) -> torch.device:
-        for tensor in self.parameters():
-            return tensor.device
-        for tensor in self.buffers():
-            return tensor.device
-        return torch.device("cpu")
+        first = next(iter([*self.parameters(), *self.buffers()]), None)
+        return first.device if first is not None else torch.device("cpu")

@@ -31,7 +31,8 @@ class PairedComparison:
         word = {"win": "beats", "tie": "ties with", "lose": "loses to"}[self.verdict]
         return (
             f"{self.a} {word} {self.b} on {self.condition}: mean difference "
-            f"{self.mean_diff:+.4f}, 95% CI [{self.low:+.4f}, {self.high:+.4f}] over {self.n} seeds."
+            f"{self.mean_diff:+.4f}, 95% CI [{self.low:+.4f}, {self.high:+.4f}] "
+            f"over {self.n} seeds."
         )
 
     def as_dict(self) -> dict[str, object]:

@@ -9,11 +9,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
 from ..builder import build
 from ..data import MultiModalData
 from ..errors import SpecError
+from ..model import EmmaModel
 from ..plugins import get_registry
 from ..report.atomic import write_atomic
 from ..report.table_report import write_table_outputs
@@ -52,7 +51,7 @@ def model_factory(spec: EmmaSpec) -> ModelFactory:
     base = spec.to_dict()
     estimators = get_registry("estimator")
 
-    def factory(patch: Mapping[str, Any] | None, seed: int) -> nn.Module:
+    def factory(patch: Mapping[str, Any] | None, seed: int) -> EmmaModel:
         attention = {"enabled": False} if patch is None else {"enabled": True, **patch}
         data = deep_merge(base, {"attention": attention})
         for mode in data["modes"]:

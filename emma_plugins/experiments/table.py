@@ -20,13 +20,14 @@ from tqdm.auto import tqdm
 
 from ..data import MultiModalData
 from ..evaluation.stats import PairedComparison, compare
+from ..model import EmmaModel
 from ..training.annealing import ColdnessAnnealing
 from ..training.loop import FitConfig
 from ..training.loss import ClassificationLoss
 from ..training.stages import train_base, train_with, train_without
 from .protocol import SeedData, choose_threshold, noisy_copy, prepare_seed, score
 
-ModelFactory = Callable[[Mapping[str, Any] | None, int], nn.Module]
+ModelFactory = Callable[[Mapping[str, Any] | None, int], EmmaModel]
 """``factory(attention_patch, seed) -> EmmaModel``; a patch of ``None`` means no attention."""
 
 
@@ -77,7 +78,7 @@ class SeedOutcome:
 
     scores: list[dict[str, Any]]
     diagnostics: list[dict[str, Any]]
-    models: dict[str, nn.Module]
+    models: dict[str, EmmaModel]
     thresholds: dict[str, float]
 
 
@@ -188,7 +189,7 @@ def run_seed(
         loss,
         _fit_config(config, seed, config.base_epochs),
     )
-    trained: dict[str, tuple[nn.Module, int, float]] = {
+    trained: dict[str, tuple[EmmaModel, int, float]] = {
         "base": (base.model, base.fit.best_epoch, choose_threshold(base.model, data.clean["val"]))
     }
     without = train_without(
@@ -224,11 +225,16 @@ def run_seed(
             choose_threshold(result.model, data.mixed["val"]),
         )
     scores, diagnostics = [], []
-    for name, (model, best_epoch, threshold) in trained.items():
-        for row in _evaluate(model, data, threshold, config):
+    for name, (trained_model, best_epoch, threshold) in trained.items():
+        for row in _evaluate(trained_model, data, threshold, config):
             scores.append({"seed": seed, "model": name, **row})
         diagnostics.append(
-            {"seed": seed, "model": name, "threshold": threshold, **_diagnostics(model, best_epoch)}
+            {
+                "seed": seed,
+                "model": name,
+                "threshold": threshold,
+                **_diagnostics(trained_model, best_epoch),
+            }
         )
     models = {name: model for name, (model, _, _) in trained.items()}
     thresholds = {name: threshold for name, (_, _, threshold) in trained.items()}

@@ -9,7 +9,7 @@ register.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -45,24 +45,94 @@ class DataSpec(BaseModel):
         return self
 
 
+class AnnealSpec(BaseModel):
+    """Coldness annealing (section 8.1): start hot, cool while validation improves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: float = Field(1e-6, gt=0, description="Initial coldness rho (hot: uniform importance).")
+    factor: float = Field(
+        3.0, gt=1, description="rho is multiplied by this after each improving epoch."
+    )
+
+
+class CorruptionTrainingSpec(BaseModel):
+    """The corrupted mix of stage 2: a clean share, the rest one failing mode each."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sigma: float = Field(0.5, gt=0, description="Gaussian noise std, in standardized units.")
+    clean_fraction: float = Field(
+        0.5, ge=0, lt=1, description="Share of clean samples; the rest is split evenly by mode."
+    )
+
+
 class TrainingSpec(BaseModel):
-    """How the model is trained (stage 2, end to end)."""
+    """How the models are trained; the defaults are the thesis' (sections 6.3 and B)."""
 
     model_config = ConfigDict(extra="forbid")
 
     seed: int = Field(0, description="Seed of initialisation, shuffling and corruption.")
-    epochs: int = Field(30, ge=0, description="Training epochs.")
+    base_epochs: int = Field(30, ge=0, description="Stage 1: epochs of the base network.")
+    epochs: int = Field(30, ge=0, description="Stage 2: epochs of model-without and model-with.")
     batch_size: int = Field(32, ge=1, description="Mini-batch size.")
     lr: float = Field(1e-3, gt=0, description="Adam learning rate.")
+    patience: int | None = Field(
+        None, ge=1, description="Stop after this many epochs without a better validation loss."
+    )
+    balanced_loss: bool = Field(
+        True, description="Weight each sample by the inverse frequency of its class."
+    )
+    lambda_c: float = Field(1e-3, ge=0, description="Weight of the capacity regularizer (5.10).")
+    lambda_e: float = Field(1e-2, ge=0, description="Weight of the energy regularizer (5.10).")
+    anneal: AnnealSpec | None = Field(None, description="Anneal the coldness (section 8.1).")
+    corruption: CorruptionTrainingSpec = Field(
+        default_factory=CorruptionTrainingSpec, description="The corrupted training mix."
+    )
+    threads: int = Field(
+        1, ge=1, description="torch threads; small models train fastest on one thread."
+    )
+
+
+class VariantSpec(BaseModel):
+    """A named change to model-with, compared with it on the same seeds (an ablation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="Name shown in the tables: with[name].")
+    attention: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Merged into the attention section, e.g. {gate: {kind: identity}}.",
+    )
+    training: dict[str, Any] = Field(
+        default_factory=dict, description="Training settings that differ, e.g. {lambda_e: 0}."
+    )
 
 
 class EvaluationSpec(BaseModel):
-    """How a trained model is evaluated."""
+    """How the models are evaluated and compared."""
 
     model_config = ConfigDict(extra="forbid")
 
     seeds: list[int] = Field(
-        default_factory=lambda: [0],
+        default_factory=lambda: list(range(10)),
         min_length=1,
         description="Seeds to repeat training and evaluation with; results report the spread.",
     )
+    noise_draws: int = Field(
+        3, ge=1, description="Noise draws averaged per condition in the whole-test evaluation."
+    )
+    analyses: bool = Field(
+        True, description="Also run the analyses (energies, attention and metric versus noise)."
+    )
+    variants: list[VariantSpec] = Field(
+        default_factory=list, description="Ablations of model-with, on the same seeds."
+    )
+
+    @model_validator(mode="after")
+    def _distinct_variants(self) -> EvaluationSpec:
+        names = [v.name for v in self.variants]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"variant names must be unique; repeated: {', '.join(duplicates)}")
+        return self

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
+from typing import cast
 
 import torch
-from torch import nn
 
+from ..estimators import EnergyEstimator
+from ..model import EmmaModel
 from .annealing import ColdnessAnnealing, compensate_initial_attention
 from .batches import TensorSplit
 from .loop import FitConfig, FitResult, LossFn, fit
@@ -24,14 +26,17 @@ from .loop import FitConfig, FitResult, LossFn, fit
 class StageResult:
     """A trained model and how its training went."""
 
-    model: nn.Module
+    model: EmmaModel
     fit: FitResult
 
 
-def fit_estimators(model: nn.Module, train: TensorSplit, progress: bool = False) -> None:
+def fit_estimators(model: EmmaModel, train: TensorSplit, progress: bool = False) -> None:
     """Stage 1 for the estimators: fit each on its clean mode, freeze, calibrate the correction."""
     attention = model.attention
-    for estimator, x in zip(attention.estimators, train.modes, strict=True):
+    if attention is None:
+        raise ValueError("fit_estimators needs a model with attention enabled.")
+    estimators = cast(list[EnergyEstimator], list(attention.estimators))
+    for estimator, x in zip(estimators, train.modes, strict=True):
         estimator.fit(x, progress=progress)
         estimator.requires_grad_(False)
         estimator.eval()
@@ -39,14 +44,14 @@ def fit_estimators(model: nn.Module, train: TensorSplit, progress: bool = False)
 
 
 def train_base(
-    model: nn.Module, train: TensorSplit, val: TensorSplit, loss: LossFn, config: FitConfig
+    model: EmmaModel, train: TensorSplit, val: TensorSplit, loss: LossFn, config: FitConfig
 ) -> StageResult:
     """Stage 1 for the network: the bare network on clean data."""
     return StageResult(model, fit(model, train, val, loss, replace(config, desc="base")))
 
 
 def train_without(
-    base: nn.Module, train: TensorSplit, val: TensorSplit, loss: LossFn, config: FitConfig
+    base: EmmaModel, train: TensorSplit, val: TensorSplit, loss: LossFn, config: FitConfig
 ) -> StageResult:
     """``model-without``: a copy of the base model fine-tuned on the corrupted mix."""
     model = copy.deepcopy(base)
@@ -54,8 +59,8 @@ def train_without(
 
 
 def train_with(
-    model: nn.Module,
-    base: nn.Module,
+    model: EmmaModel,
+    base: EmmaModel,
     clean_train: TensorSplit,
     train: TensorSplit,
     val: TensorSplit,
@@ -74,6 +79,8 @@ def train_with(
     model.network.load_state_dict(base.network.state_dict())
     if anneal is not None:
         compensate_initial_attention(model.network, n_modes=len(train.modes))
+    if model.attention is None:
+        raise ValueError("train_with needs a model with attention enabled.")
     with torch.no_grad():
         model.attention.constrain_()
     result = fit(model, train, val, loss, replace(config, desc="with", annealing=anneal))

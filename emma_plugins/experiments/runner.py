@@ -5,18 +5,20 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..builder import build
-from ..data import MultiModalData
+from ..data import MultiModalData, resolve_data_dir
 from ..errors import SpecError
 from ..model import EmmaModel
 from ..plugins import get_registry
 from ..report.atomic import write_atomic
 from ..report.table_report import write_table_outputs
-from ..spec import EmmaSpec, parse_spec
+from ..spec import EmmaSpec, EvaluationSpec, TrainingSpec, parse_spec, resolve_data_path
 from .table import ModelFactory, TableConfig, TableResult, Variant, run_table
 
 
@@ -132,3 +134,91 @@ def run_table_experiment(
     )
     paths["spec"] = write_json(out / "spec.json", spec.to_dict())
     return result, paths
+
+
+def table_config(spec: EmmaSpec, *, progress: bool = True) -> TableConfig:
+    """Experiment 1's settings from the spec's training and evaluation sections."""
+    training = spec.training or TrainingSpec()
+    evaluation = spec.evaluation or EvaluationSpec()
+    anneal = training.anneal
+    return TableConfig(
+        seeds=list(evaluation.seeds),
+        sigma=training.corruption.sigma,
+        clean_fraction=training.corruption.clean_fraction,
+        noise_draws=evaluation.noise_draws,
+        base_epochs=training.base_epochs,
+        epochs=training.epochs,
+        batch_size=training.batch_size,
+        lr=training.lr,
+        patience=training.patience,
+        lambda_c=training.lambda_c,
+        lambda_e=training.lambda_e,
+        anneal=anneal is not None,
+        anneal_start=anneal.start if anneal else 1e-6,
+        anneal_factor=anneal.factor if anneal else 3.0,
+        balanced_loss=training.balanced_loss,
+        progress=progress,
+    )
+
+
+def variants_of(spec: EmmaSpec) -> list[Variant]:
+    """The spec's ablations, each checked now (by building its spec) rather than mid-run."""
+    variants = [
+        Variant(v.name, v.attention, v.training)
+        for v in (spec.evaluation or EvaluationSpec()).variants
+    ]
+    config = table_config(spec, progress=False)
+    for variant in variants:
+        where = f"evaluation.variants[{variant.name!r}]"
+        try:
+            parse_spec(deep_merge(spec.to_dict(), {"attention": variant.attention}))
+            config.with_overrides(variant.training)
+        except (SpecError, ValueError) as exc:
+            raise SpecError(f"{where}: {exc}") from None
+    return variants
+
+
+def load_data(spec: EmmaSpec, data_dir: str | Path | None = None) -> MultiModalData:
+    """The data set the spec's data section names, from its registry kind."""
+    if spec.data is None:
+        raise SpecError(
+            "the spec has no data section: add e.g. data: {dataset: {kind: breast_cancer}} "
+            "to run experiments from it."
+        )
+    registration = get_registry("dataset").get(spec.data.dataset.kind)
+    params = spec.data.dataset.params()
+    if "data_dir" in registration.params.model_fields:
+        # Paths in specs are relative to the data directory (argument, else EMMA_DATA_DIR).
+        root = resolve_data_dir(data_dir)
+        relative = params.get("data_dir") or spec.data.data_dir
+        params["data_dir"] = str(resolve_data_path(relative, root) if relative else root)
+    data = registration.build(params)
+    if data.task not in ("binary", "multiclass"):
+        raise SpecError(
+            f"data set {spec.data.dataset.kind!r} is a {data.task} point set; experiments need "
+            "a classification data set with targets."
+        )
+    return data
+
+
+def run_spec(
+    spec: EmmaSpec,
+    out_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    seeds: list[int] | None = None,
+    progress: bool = True,
+) -> tuple[TableResult, dict[str, Path]]:
+    """Everything a spec asks for, written to ``out_dir`` (what ``emma run`` does)."""
+    data = load_data(spec, data_dir)
+    variants = variants_of(spec)
+    config = table_config(spec, progress=progress)
+    if seeds is not None:
+        config = replace(config, seeds=list(seeds))
+    threads = (spec.training or TrainingSpec()).threads
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return run_table_experiment(spec, data, config, out_dir, variants=variants)
+    finally:
+        torch.set_num_threads(previous)

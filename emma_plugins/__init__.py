@@ -1,9 +1,12 @@
 """Energy-based Multi-Modal Attention (EMMA) as a plugin framework.
 
-Public API: the plugin contract (`hookimpl`), the registries (`get_registry`) and the
-estimator base class (`EnergyEstimator`).
+Public API: the plugin contract (`hookimpl`), the registries (`get_registry`), the
+estimator base class (`EnergyEstimator`), spec files (`load_spec`, `parse_spec`), the
+builder (`build`, `EmmaModel`) and checkpoints (`save`, `load`).
 """
 
+from .builder import build
+from .checkpoint import load, save
 from .errors import (
     CheckpointError,
     DataError,
@@ -16,8 +19,10 @@ from .errors import (
 )
 from .estimators import EnergyEstimator, TiedDAE
 from .hookspecs import hookimpl
+from .model import EmmaModel, EmmaOutput
 from .plugins import get_registry, load_failures
 from .registry import Registry
+from .spec import EmmaSpec, load_spec, parse_spec
 
 __version__ = "0.1.0"
 
@@ -26,6 +31,9 @@ __all__ = [
     "DataError",
     "DuplicateKindError",
     "EmmaError",
+    "EmmaModel",
+    "EmmaOutput",
+    "EmmaSpec",
     "EnergyEstimator",
     "NotFittedError",
     "PluginLoadError",
@@ -34,7 +42,12 @@ __all__ = [
     "TiedDAE",
     "UnknownKindError",
     "__version__",
+    "build",
     "get_registry",
     "hookimpl",
+    "load",
     "load_failures",
+    "load_spec",
+    "parse_spec",
+    "save",
 ]

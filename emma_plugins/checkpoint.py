@@ -27,7 +27,6 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from torch import Tensor, nn
 
-from . import __version__
 from .builder import build
 from .errors import CheckpointError, SpecError
 from .model import EmmaModel
@@ -77,6 +76,8 @@ def _digest(data: bytes) -> dict[str, Any]:
 
 def save(model: EmmaModel, directory: str | os.PathLike[str]) -> Path:
     """Write ``model``'s weights and spec to ``directory`` (created if needed); returns it."""
+    from . import __version__  # the package imports this module while it initialises
+
     if not isinstance(model, EmmaModel):
         raise TypeError(f"save() takes an EmmaModel, got {type(model).__name__}.")
     target = Path(directory)

@@ -27,7 +27,9 @@ def test_sections_default_to_none_and_fill_defaults_when_given() -> None:
     parsed = parse_spec(spec(data={"dataset": "htru2"}, training={}, evaluation={}))
     assert isinstance(parsed.data, DataSpec) and parsed.data.dataset.kind == "htru2"
     assert isinstance(parsed.training, TrainingSpec) and parsed.training.epochs == 30
-    assert isinstance(parsed.evaluation, EvaluationSpec) and parsed.evaluation.seeds == list(range(10))
+    assert isinstance(parsed.evaluation, EvaluationSpec) and parsed.evaluation.seeds == list(
+        range(10)
+    )
 
 
 @pytest.mark.parametrize(

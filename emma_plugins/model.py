@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from .attention import AttentionReport, EnergyAttention
 from .attention.module import _zero_missing
-from .estimators import as_tensor
+from .estimators import EnergyEstimator, as_tensor
 from .spec import EmmaSpec
 
 ModesInput = Mapping[str, Tensor] | Sequence[Tensor] | Tensor | np.ndarray
@@ -98,6 +98,24 @@ class EmmaModel(nn.Module):
                     f"shape {shape}, so pass [N, {', '.join(map(str, shape))}]."
                 )
         return ordered
+
+    # -- stage 1 ---------------------------------------------------------------------------
+    def fit_estimators(self, modes: ModesInput, progress: bool = True) -> EmmaModel:
+        """Stage 1: fit each mode's estimator on clean samples of its mode, then freeze it.
+
+        Also hands the fitted minima to the correction stage. Returns ``self``.
+        """
+        if self.attention is None:
+            raise ValueError(
+                "this model was built with attention disabled, so it has no estimators to fit."
+            )
+        estimators = cast(list[EnergyEstimator], list(self.attention.estimators))
+        for estimator, x in zip(estimators, self.as_modes(modes), strict=True):
+            estimator.fit(x, progress=progress)
+            estimator.requires_grad_(False)
+            estimator.eval()
+        self.attention.calibrate_()
+        return self
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, modes: ModesInput, missing: Tensor | None = None) -> EmmaOutput:

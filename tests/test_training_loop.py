@@ -78,3 +78,26 @@ def test_compensation_makes_a_fresh_emma_change_nothing() -> None:
         compensate_initial_attention(model.network, n_modes=3)
         weighted = model(batch.modes).output
     torch.testing.assert_close(weighted, bare, rtol=1e-4, atol=1e-4)
+
+
+def test_model_fit_estimators_fits_freezes_and_calibrates() -> None:
+    data, model, _ = _setup()
+    modes = dict(zip(["mean", "error", "worst"], data.clean["train"].modes, strict=True))
+    assert model.fit_estimators(modes, progress=False) is model
+    for estimator in model.attention.estimators:
+        assert estimator.is_fitted
+        assert not any(p.requires_grad for p in estimator.parameters())
+    report = model(modes).report
+    assert torch.isfinite(report.total_energy).all()
+
+
+def test_fit_estimators_needs_attention() -> None:
+    torch.manual_seed(0)
+    bare = build({**breast_cancer_spec(), "attention": {"enabled": False}})
+    data = prepare_seed(small_data(), ["mean", "error", "worst"], seed=0, sigma=0.5)
+    try:
+        bare.fit_estimators(data.clean["train"].modes)
+    except ValueError as exc:
+        assert "attention disabled" in str(exc)
+    else:
+        raise AssertionError("fit_estimators on a bare network must fail")

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
-from typing import cast
 
 import torch
 
-from ..estimators import EnergyEstimator
 from ..model import EmmaModel
 from .annealing import ColdnessAnnealing, compensate_initial_attention
 from .batches import TensorSplit
@@ -31,16 +29,8 @@ class StageResult:
 
 
 def fit_estimators(model: EmmaModel, train: TensorSplit, progress: bool = False) -> None:
-    """Stage 1 for the estimators: fit each on its clean mode, freeze, calibrate the correction."""
-    attention = model.attention
-    if attention is None:
-        raise ValueError("fit_estimators needs a model with attention enabled.")
-    estimators = cast(list[EnergyEstimator], list(attention.estimators))
-    for estimator, x in zip(estimators, train.modes, strict=True):
-        estimator.fit(x, progress=progress)
-        estimator.requires_grad_(False)
-        estimator.eval()
-    attention.calibrate_()
+    """Stage 1 for the estimators: fit each on its clean training mode and freeze it."""
+    model.fit_estimators(train.modes, progress=progress)
 
 
 def train_base(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from emma_plugins.attention.coupling import pair_coupling
 from emma_plugins.attention.modal_energy import CoupledEnergy, SelfEnergy
 
 
@@ -112,3 +113,16 @@ def test_large_energies_stay_finite() -> None:
     (modal.sum()).backward()
     assert torch.isfinite(modal).all()
     assert all(torch.isfinite(p.grad).all() for p in stage.parameters())
+
+
+def test_pair_coupling_backward_matches_autograd_with_missing_partners() -> None:
+    generator = torch.Generator().manual_seed(0)
+    log_energy = (
+        1 + 3 * torch.rand(6, 4, generator=generator, dtype=torch.float64)
+    ).requires_grad_()
+    gamma = torch.rand(4, 4, generator=generator, dtype=torch.float64).requires_grad_()
+    weight = (2 * torch.rand(4, 4, generator=generator, dtype=torch.float64) - 1).requires_grad_()
+    present = torch.rand(6, 4, generator=generator) > 0.3
+    assert torch.autograd.gradcheck(
+        lambda log_e, g, w: pair_coupling(log_e, g, w, present), (log_energy, gamma, weight)
+    )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
 from .constraints import bounded, project_
+from .coupling import pair_coupling
 
 
 class CoupledParams(BaseModel):
@@ -80,7 +81,8 @@ class CoupledEnergy(SelfEnergy):
         self.register_buffer("off_diagonal", off_diagonal.float(), persistent=False)
 
     def shared_energy(self, log_energy: Tensor) -> Tensor:
-        """``e_ij`` for every pair, ``[N, M, M]``; the diagonal is 0."""
+        """``e_ij`` for every pair, ``[N, M, M]``; the diagonal is 0 (for inspection; the
+        forward pass sums the pairs without materialising them for backward)."""
         gamma = bounded(self.gamma, 0.0, 1.0)
         weight = bounded(self.pair_weight, -1.0, 1.0) * self.off_diagonal
         log_i = log_energy.unsqueeze(2)
@@ -89,9 +91,9 @@ class CoupledEnergy(SelfEnergy):
 
     def forward(self, potential: Tensor, present: Tensor) -> tuple[Tensor, Tensor]:
         energy = self.self_energy(potential)
-        shared = self.shared_energy(torch.log(energy))
-        coupling = torch.matmul(shared, present.to(shared.dtype).unsqueeze(2)).squeeze(2)
-        return energy, energy + coupling
+        gamma = bounded(self.gamma, 0.0, 1.0)
+        weight = bounded(self.pair_weight, -1.0, 1.0) * self.off_diagonal
+        return energy, energy + pair_coupling(torch.log(energy), gamma, weight, present)
 
     def constrain_(self) -> None:
         super().constrain_()

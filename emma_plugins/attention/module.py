@@ -121,7 +121,7 @@ class EnergyAttention(nn.Module):
     # -- steps 1-4 --------------------------------------------------------------------------
     def _check(
         self, modes: Sequence[Tensor], missing: Tensor | None
-    ) -> tuple[list[Tensor], Tensor]:
+    ) -> tuple[list[Tensor], Tensor | None]:
         modes = list(modes)
         if len(modes) != self.n_modes:
             raise ValueError(f"Expected {self.n_modes} modes, got {len(modes)}.")
@@ -133,7 +133,7 @@ class EnergyAttention(nn.Module):
                     f"and {n} samples (like mode 0)."
                 )
         if missing is None:
-            return modes, empty_mask(n, self.n_modes, modes[0].device)
+            return modes, None
         if missing.shape != (n, self.n_modes):
             raise ValueError(
                 f"missing has shape {tuple(missing.shape)}; expected [N, M] = "
@@ -158,21 +158,28 @@ class EnergyAttention(nn.Module):
                 )
         return torch.stack(columns, dim=1).to(modes[0].dtype)
 
-    def _evaluate(self, modes: list[Tensor], missing: Tensor) -> AttentionReport:
+    def _evaluate(self, modes: list[Tensor], missing: Tensor | None) -> AttentionReport:
+        """Steps 1-4; ``missing is None`` (no mask given) skips all masking."""
         if not self._calibrated:
             self.calibrate_()
+        n = modes[0].shape[0]
+        keep: Callable[[Tensor, float], Tensor] = _unmasked
+        if missing is None:
+            missing = empty_mask(n, self.n_modes, modes[0].device)
+        else:
+            keep = _masker(~missing)
         present = ~missing
-        raw = torch.where(present, self._scores(modes), 0.0)
-        potential = torch.where(present, self.correction(raw), math.e)
+        raw = keep(self._scores(modes), 0.0)
+        potential = keep(self.correction(raw), math.e)
         self_energy, modal_energy = self.modal_energy(potential, present)
-        log_importance = torch.where(present, self.importance(modal_energy, present), 0.0)
-        importance = torch.where(present, log_importance.exp(), 0.0)
-        attention = torch.where(present, self.gate(importance), 0.0)
-        modal_energy = torch.where(present, modal_energy, 0.0)
+        log_importance = keep(self.importance(modal_energy, present), 0.0)
+        importance = keep(log_importance.exp(), 0.0)
+        attention = keep(self.gate(importance), 0.0)
+        modal_energy = keep(modal_energy, 0.0)
         return AttentionReport(
             raw_potential=raw,
-            potential=torch.where(present, potential, 0.0),
-            self_energy=torch.where(present, self_energy, 0.0),
+            potential=keep(potential, 0.0),
+            self_energy=keep(self_energy, 0.0),
             modal_energy=modal_energy,
             log_importance=log_importance,
             importance=importance,
@@ -187,7 +194,9 @@ class EnergyAttention(nn.Module):
         return self._evaluate(checked, mask)
 
     # -- step 5 (+ chapter 7) ---------------------------------------------------------------
-    def _weigh(self, modes: list[Tensor], report: AttentionReport) -> list[Tensor]:
+    def _weigh(
+        self, modes: list[Tensor], report: AttentionReport, masked: bool = True
+    ) -> list[Tensor]:
         beta = report.attention
         masks = self.endogenous(modes) if self.endogenous is not None else None
         weighted = []
@@ -197,10 +206,12 @@ class EnergyAttention(nn.Module):
             weighted.append(_per_sample(beta[:, i], x) * x)
         if self.cross_modal is not None:
             present = report.present
-            mixed = self.cross_modal(weighted, present)
-            weighted = [
-                torch.where(_per_sample(present[:, i], y), y, 0.0) for i, y in enumerate(mixed)
-            ]
+            weighted = self.cross_modal(weighted, present)
+            if masked:
+                weighted = [
+                    torch.where(_per_sample(present[:, i], y), y, 0.0)
+                    for i, y in enumerate(weighted)
+                ]
         return weighted
 
     def apply(self, modes: Any, report: AttentionReport | None = None) -> Any:
@@ -214,14 +225,14 @@ class EnergyAttention(nn.Module):
         if report is None:
             raise TypeError("apply(modes, report): pass the report returned by evaluate().")
         checked, _ = self._check(modes, report.missing)
-        return self._weigh(checked, report)
+        return self._weigh(checked, report, masked=True)
 
     def forward(
         self, modes: Sequence[Tensor], missing: Tensor | None = None
     ) -> tuple[list[Tensor], AttentionReport]:
         checked, mask = self._check(modes, missing)
         report = self._evaluate(checked, mask)
-        return self._weigh(checked, report), report
+        return self._weigh(checked, report, masked=mask is not None), report
 
     # -- summaries --------------------------------------------------------------------------
     def capacity(self) -> Tensor:
@@ -265,3 +276,16 @@ def _per_sample(values: Tensor, like: Tensor) -> Tensor:
 def _zero_missing(modes: Sequence[Tensor], missing: Tensor) -> list[Tensor]:
     """Replace missing modes by zeros (``where``, so NaN or garbage never leaks)."""
     return [torch.where(_per_sample(missing[:, i], x), 0.0, x) for i, x in enumerate(modes)]
+
+
+def _unmasked(values: Tensor, fill: float) -> Tensor:
+    return values
+
+
+def _masker(present: Tensor) -> Callable[[Tensor, float], Tensor]:
+    """``keep(values, fill)``: ``values`` where a mode is present, ``fill`` elsewhere."""
+
+    def keep(values: Tensor, fill: float) -> Tensor:
+        return torch.where(present, values, fill)
+
+    return keep

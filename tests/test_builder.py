@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from _spec_samples import HTRU2_TOML, HTRU2_YAML, SumNet, calibrated, spec_dict, table
@@ -29,6 +31,14 @@ def test_htru2_example_builds_the_thesis_model() -> None:
     assert isinstance(model.network, MLP)
     assert sum(p.numel() for p in model.network.parameters()) == 113
     assert model.mode_names == ("ip", "dm_snr")
+
+
+@pytest.mark.parametrize("path", sorted(HTRU2_YAML.parent.glob("*.*")), ids=lambda p: p.name)
+def test_every_example_builds_and_runs(path: Path) -> None:
+    model = build(path)
+    x = torch.randn(16, sum(mode.size for mode in model.spec.modes))
+    model = calibrated(model, x)
+    assert model(x).output.shape == (16, model.spec.out_features)
 
 
 def test_yaml_and_toml_build_identical_models() -> None:

@@ -45,12 +45,18 @@ def test_optional_slots_join_the_stages_in_order() -> None:
     assert list(spec.attention.stages())[-2:] == ["endogenous", "cross_modal"]
 
 
-def test_to_dict_round_trips_and_omits_unset_optionals() -> None:
+def test_to_dict_round_trips_with_every_field() -> None:
     spec = parse_spec(minimal(training={"epochs": 3}))
     data = spec.to_dict()
-    assert "data" not in data and "evaluation" not in data
+    assert data["data"] is None and data["modes"][0]["width"] is None
     assert data["training"]["epochs"] == 3
     assert parse_spec(data).to_dict() == data
+
+
+def test_explicit_none_survives_a_round_trip() -> None:
+    """A None chosen on purpose must not become another default when read back."""
+    spec = parse_spec(minimal(network={"kind": "mlp", "in_features": None}))
+    assert parse_spec(spec.to_dict()).to_dict() == spec.to_dict()
 
 
 def test_disabled_attention_skips_stage_checks() -> None:

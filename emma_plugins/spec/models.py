@@ -242,8 +242,12 @@ class EmmaSpec(BaseModel):
         return tuple(mode.sample_shape for mode in self.modes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as plain JSON-compatible values (what checkpoints store)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The spec as plain JSON-compatible values (what checkpoints store).
+
+        Every field is written, ``None`` included, so that a parameter set to ``None`` on
+        purpose does not fall back to a different default when the spec is read again.
+        """
+        return self.model_dump(mode="json")
 
 
 def _cross_field_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:

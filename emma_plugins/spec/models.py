@@ -313,6 +313,6 @@ def _apply_to_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
     ):
         yield SpecIssue(
             "attention.apply_to",
-            f"network {network.kind!r} has no per-mode encodings (encode/fuse); use a network "  # type: ignore[union-attr]
-            "such as 'encoder_fusion', or apply_to: inputs",
+            f"network {registration.kind!r} has no per-mode encodings (encode/fuse); use a "
+            "network such as 'encoder_fusion', or apply_to: inputs",
         )

@@ -26,6 +26,7 @@ def test_run_writes_every_condition_and_verdict(tmp_path) -> None:
         config,
         tmp_path,
         variants=[Variant("identity", {"gate": {"kind": "identity"}})],
+        analyses=False,  # their sections add verdicts; tests/test_analyses_runner.py covers them
     )
     scores = result.scores
     assert set(scores.model) == {"base", "without", "with", "with[identity]"}

@@ -98,3 +98,31 @@ def noisy_copy(
         split_.modes, list(mode_names), {mode: GaussianNoise(sigma)}, split_.y, seed
     )
     return TensorSplit(batch.modes, split_.y, batch.missing, batch.xi)
+
+
+def noise_grid(split_: TensorSplit, sigmas: np.ndarray | Tensor, seed: int) -> TensorSplit:
+    """The split stacked once per row of ``sigmas`` ``(S, M)``: block ``s`` (rows
+    ``s*N .. (s+1)*N``) has Gaussian noise ``sigmas[s, m]`` on mode ``m``.
+
+    One noise draw per mode serves every block (common random numbers), so a sweep over
+    noise levels varies only the level, and one forward pass scores the whole sweep.
+    ``xi`` marks the modes with ``sigma > 0`` as corrupted.
+    """
+    levels = torch.as_tensor(np.asarray(sigmas, dtype=np.float32))
+    if levels.dim() != 2 or levels.shape[1] != len(split_.modes):
+        raise ValueError(
+            f"sigmas has shape {tuple(levels.shape)}; expected (levels, modes) = "
+            f"(S, {len(split_.modes)}), one noise level per mode and row."
+        )
+    if bool((levels < 0).any()):
+        raise ValueError("sigmas must be >= 0 (noise standard deviations).")
+    generator = torch.Generator().manual_seed(seed)
+    n, s = len(split_), levels.shape[0]
+    modes = []
+    for m, x in enumerate(split_.modes):
+        noise = torch.randn(x.shape, generator=generator).to(x)
+        scale = levels[:, m].to(x).reshape(s, 1, *([1] * (x.dim() - 1)))
+        modes.append((x.unsqueeze(0) + scale * noise.unsqueeze(0)).reshape(s * n, *x.shape[1:]))
+    noisy = (levels > 0).to(split_.xi.device).repeat_interleave(n, dim=0)
+    xi = torch.where(noisy, -1.0, split_.xi.repeat(s, 1))
+    return TensorSplit(modes, split_.y.repeat(s), split_.missing.repeat(s, 1), xi)

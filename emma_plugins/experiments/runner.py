@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,11 @@ from ..plugins import get_registry
 from ..report.atomic import write_atomic
 from ..report.table_report import write_table_outputs
 from ..spec import EmmaSpec, EvaluationSpec, TrainingSpec, parse_spec, resolve_data_path
+from .analyses import Analysis, fan_out, standard_analyses
 from .table import ModelFactory, TableConfig, TableResult, Variant, run_table
+
+#: Subdirectory of the output directory holding the analyses' CSV files and figures.
+ANALYSES_DIR = "analyses"
 
 
 def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
@@ -112,11 +116,32 @@ def run_table_experiment(
     *,
     variants: list[Variant] | None = None,
     title: str = "Robustness to one failing mode",
+    analyses: bool | Sequence[Analysis] = True,
 ) -> tuple[TableResult, dict[str, Path]]:
-    """Experiment 1 from a spec: run it and write results, figures, report and resolved spec."""
+    """Experiment 1 from a spec: run it and write results, figures, report and resolved spec.
+
+    ``analyses`` (``True``: `standard_analyses`; or a list of collectors) run on each seed's
+    trained models; their CSV files and figures go to ``out_dir/analyses`` and their
+    sections are appended to the report.
+    """
     data = select_modes(data, spec)
-    result = run_table(model_factory(spec), data, list(spec.mode_names), config, variants)
+    if analyses is True:
+        collectors: list[Analysis] = standard_analyses(spec.mode_names)
+    else:
+        collectors = list(analyses) if analyses is not False else []
+    result = run_table(
+        model_factory(spec),
+        data,
+        list(spec.mode_names),
+        config,
+        variants,
+        on_seed=fan_out(collectors) if collectors else None,
+    )
     out = Path(out_dir)
+    paths: dict[str, Path] = {}
+    for collector in collectors:
+        for key, path in collector.write(out / ANALYSES_DIR).items():
+            paths[f"{collector.name}_{key}"] = path
     setup = {
         "data set": f"{data.name} ({len(data)} samples, modes: "
         + ", ".join(f"{m} [{len(c)}]" for m, c in data.modes.items())
@@ -129,8 +154,13 @@ def run_table_experiment(
         "annealing": config.anneal,
         "variants": ", ".join(v.name for v in variants or []) or "none",
     }
-    paths = write_table_outputs(
-        result, out, title=title, setup=setup, extra={"config": asdict(config)}
+    paths |= write_table_outputs(
+        result,
+        out,
+        title=title,
+        setup=setup,
+        extra={"config": asdict(config)},
+        extra_sections=[collector.markdown(ANALYSES_DIR) for collector in collectors],
     )
     paths["spec"] = write_json(out / "spec.json", spec.to_dict())
     return result, paths

@@ -6,7 +6,7 @@ Everything in the report is computed from the results; nothing is typed by hand.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +65,16 @@ def plot_table(result: TableResult, path: Path) -> Path:
     return saved
 
 
-def render_report(result: TableResult, *, title: str, figure: str, setup: Mapping[str, Any]) -> str:
-    """The Markdown report: setup, one table per evaluation, diagnostics and every verdict."""
+def render_report(
+    result: TableResult,
+    *,
+    title: str,
+    figure: str,
+    setup: Mapping[str, Any],
+    extra_sections: Sequence[str] = (),
+) -> str:
+    """The Markdown report: setup, one table per evaluation, diagnostics and every verdict,
+    then ``extra_sections`` (Markdown, e.g. the noise analyses), each after a blank line."""
     n_seeds = result.scores["seed"].nunique()
     lines = [
         f"# {title}",
@@ -105,6 +113,8 @@ def render_report(result: TableResult, *, title: str, figure: str, setup: Mappin
         "",
     ]
     lines += [f"- **{c.verdict.upper()}**: {c.sentence()}" for c in result.comparisons]
+    for section in extra_sections:
+        lines += ["", section.rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -115,8 +125,10 @@ def write_table_outputs(
     title: str,
     setup: Mapping[str, Any],
     extra: Mapping[str, Any] | None = None,
+    extra_sections: Sequence[str] = (),
 ) -> dict[str, Path]:
-    """Write ``results.csv``, ``results.json``, ``table.png`` and ``report.md`` into ``out_dir``."""
+    """Write ``results.csv``, ``results.json``, ``table.png`` and ``report.md`` into ``out_dir``;
+    ``extra_sections`` are appended to the report (see `render_report`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"figure": plot_table(result, out / "table.png")}
@@ -132,6 +144,12 @@ def write_table_outputs(
         **(dict(extra) if extra else {}),
     }
     paths["json"] = _write_text(out / "results.json", json.dumps(payload, indent=2, default=str))
-    report = render_report(result, title=title, figure=paths["figure"].name, setup=setup)
+    report = render_report(
+        result,
+        title=title,
+        figure=paths["figure"].name,
+        setup=setup,
+        extra_sections=extra_sections,
+    )
     paths["report"] = _write_text(out / "report.md", report)
     return paths

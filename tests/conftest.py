@@ -8,10 +8,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from emma_plugins.plugins import NO_AUTOLOAD_ENV, STRICT_ENV, reset_plugins
 
 FakeDist = Callable[..., Path]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> Iterator[None]:
+    """The suite's models are tiny: one thread is faster and fair to a shared machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 from _experiment_samples import breast_cancer_spec, small_data, tiny_config
 
+from emma_plugins import load
 from emma_plugins.experiments.protocol import prepare_seed
 from emma_plugins.experiments.runner import model_factory, run_table_experiment
 from emma_plugins.experiments.table import Variant, run_seed
@@ -42,6 +43,12 @@ def test_run_writes_every_condition_and_verdict(tmp_path) -> None:
     assert paths["figure"].read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert pd.read_csv(paths["csv"]).shape[0] == len(scores)
     assert "spec_version" in paths["spec"].read_text()
+    # the first seed's models are saved and load back with identical outputs
+    checkpoint = tmp_path / "checkpoints" / "seed0-with"
+    loaded = load(checkpoint)
+    assert loaded.attention is not None
+    batch = [torch.zeros(2, 10)] * 3
+    assert torch.isfinite(loaded(batch).output).all()
 
 
 def _seed_run(seed_data):

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from ..builder import build
+from ..checkpoint import save
 from ..data import MultiModalData, resolve_data_dir
 from ..errors import SpecError
 from ..model import EmmaModel
@@ -20,7 +21,16 @@ from ..report.atomic import write_atomic
 from ..report.table_report import write_table_outputs
 from ..spec import EmmaSpec, EvaluationSpec, TrainingSpec, parse_spec, resolve_data_path
 from .analyses import Analysis, fan_out, standard_analyses
-from .table import ModelFactory, TableConfig, TableResult, Variant, run_table
+from .protocol import SeedData
+from .table import (
+    ModelFactory,
+    SeedCallback,
+    SeedOutcome,
+    TableConfig,
+    TableResult,
+    Variant,
+    run_table,
+)
 
 #: Subdirectory of the output directory holding the analyses' CSV files and figures.
 ANALYSES_DIR = "analyses"
@@ -108,6 +118,24 @@ def write_json(path: Path, payload: Any) -> Path:
     )
 
 
+CHECKPOINTS_DIR = "checkpoints"
+
+
+def checkpoint_first_seed(directory: Path) -> SeedCallback:
+    """Save every trained model of the first seed as a loadable checkpoint
+    (``<directory>/seed<k>-<model>``), so a run leaves its models behind, not only scores."""
+    done: list[int] = []
+
+    def save_models(data: SeedData, outcome: SeedOutcome) -> None:
+        if done:
+            return
+        for name, model in outcome.models.items():
+            save(model, directory / f"seed{data.seed}-{name}")
+        done.append(data.seed)
+
+    return save_models
+
+
 def run_table_experiment(
     spec: EmmaSpec,
     data: MultiModalData,
@@ -129,15 +157,15 @@ def run_table_experiment(
         collectors: list[Analysis] = standard_analyses(spec.mode_names)
     else:
         collectors = list(analyses) if analyses is not False else []
+    out = Path(out_dir)
     result = run_table(
         model_factory(spec),
         data,
         list(spec.mode_names),
         config,
         variants,
-        on_seed=fan_out(collectors) if collectors else None,
+        on_seed=fan_out([*collectors, checkpoint_first_seed(out / CHECKPOINTS_DIR)]),
     )
-    out = Path(out_dir)
     paths: dict[str, Path] = {}
     for collector in collectors:
         for key, path in collector.write(out / ANALYSES_DIR).items():

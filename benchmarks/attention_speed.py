@@ -17,6 +17,8 @@ from ``/proc/self/statm`` (Linux), divided by N. Run ``python benchmarks/attenti
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import itertools
 import math
 import os
@@ -136,10 +138,17 @@ def _rss_bytes() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _release_free_memory() -> None:
+    """Return freed heap pages to the OS (glibc), so RSS growth shows this call's peak."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def peak_memory(step: Callable[[list[Tensor]], None], modes: list[Tensor]) -> float:
     """Resident-set growth (bytes) during one call, sampled every 0.2 ms; NaN off Linux."""
     if not os.path.exists("/proc/self/statm"):
         return math.nan
+    _release_free_memory()
     base = _rss_bytes()
     peak = base
     done = threading.Event()
@@ -159,7 +168,11 @@ def peak_memory(step: Callable[[list[Tensor]], None], modes: list[Tensor]) -> fl
 
 
 def measure(kind: str, m: int, n: int, dae: bool, repeats: int) -> tuple[float, float]:
-    """(best seconds per forward + backward, peak bytes) for one configuration."""
+    """(CPU seconds of the best forward + backward, peak bytes) for one configuration.
+
+    CPU time (all threads of this process) rather than wall time, so that other work on a
+    shared machine inflates the figures less.
+    """
     torch.manual_seed(0)
     step = make_step(kind, m, dae)
     modes = [torch.randn(n, WIDTH) for _ in range(m)]
@@ -167,16 +180,16 @@ def measure(kind: str, m: int, n: int, dae: bool, repeats: int) -> tuple[float, 
     memory = peak_memory(step, modes)
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         step(modes)
-        times.append(time.perf_counter() - start)
-    return min(times), memory  # the least disturbed run: robust on a shared machine
+        times.append(time.process_time() - start)
+    return min(times), memory
 
 
 def run(n: int, mode_counts: Sequence[int], repeats: int) -> list[dict[str, float]]:
     rows = []
     print(
-        f"N = {n} samples, width {WIDTH} per mode, forward + backward, "
+        f"N = {n} samples, width {WIDTH} per mode, CPU time of forward + backward, "
         f"{torch.get_num_threads()} threads"
     )
     header = (
@@ -221,10 +234,18 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, float]]:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds")
     parser.add_argument("--samples", type=int, default=65_536)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: robust on a busy machine)"
+    )
     args = parser.parse_args(argv)
-    if args.quick:
-        return run(256, [2, 4], repeats=1)
-    return run(args.samples, [2, 4, 8, 16], repeats=args.repeats)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        if args.quick:
+            return run(256, [2, 4], repeats=1)
+        return run(args.samples, [2, 4, 8, 16], repeats=args.repeats)
+    finally:
+        torch.set_num_threads(previous)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from . import __version__
 from .errors import EmmaError
 
 #: Modules under ``emma_plugins.commands``; each defines ``add_parser(subparsers)``.
-COMMANDS: tuple[str, ...] = ("run", "plugins", "demo", "validate", "schema", "build")
+COMMANDS: tuple[str, ...] = ("run", "plugins", "demo", "validate", "schema", "build", "grid")
 
 
 def build_parser() -> argparse.ArgumentParser:

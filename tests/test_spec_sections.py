@@ -46,3 +46,32 @@ def test_section_errors_are_located(sections: dict[str, Any], location: str) -> 
     with pytest.raises(SpecError) as caught:
         parse_spec(spec(**sections))
     assert [issue.location for issue in caught.value.issues] == [location]
+
+
+def test_grid_section_defaults_to_the_thesis_grid() -> None:
+    from emma_plugins.spec.sections import GridSpec
+
+    grid = parse_spec(spec(evaluation={"grid": {}})).evaluation
+    assert grid is not None and isinstance(grid.grid, GridSpec)
+    assert grid.grid.rho == [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+    assert len(grid.grid.rho) * len(grid.grid.lambda_e) * len(grid.grid.lambda_c) == 125
+    assert (grid.grid.top, grid.grid.workers) == (5, 2)
+    assert grid.grid.selection_seed not in grid.grid.rerun_seeds
+
+
+@pytest.mark.parametrize(
+    ("grid", "location"),
+    [
+        ({"rho": [0.0]}, "evaluation.grid.rho[0]"),
+        ({"lambda_e": [-1e-3]}, "evaluation.grid.lambda_e[0]"),
+        ({"lambda_c": [1e-3, 1e-3]}, "evaluation.grid.lambda_c"),
+        ({"rho": [1e-3], "lambda_e": [0], "lambda_c": [0], "top": 2}, "evaluation.grid.top"),
+        ({"selection_seed": 3}, "evaluation.grid.selection_seed"),
+        ({"workers": 0}, "evaluation.grid.workers"),
+        ({"rerun_seeds": [1]}, "evaluation.grid.rerun_seeds"),
+    ],
+)
+def test_grid_errors_are_located(grid: dict[str, Any], location: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(spec(evaluation={"grid": grid}))
+    assert [issue.location for issue in caught.value.issues] == [location]

@@ -120,24 +120,34 @@ def _annealing(config: TableConfig) -> ColdnessAnnealing | None:
     return ColdnessAnnealing(start=config.anneal_start, factor=config.anneal_factor)
 
 
-def _conditions(mode_names: list[str]) -> list[str]:
+#: The two evaluations, as named in comparison labels.
+EVALUATION_LABELS = {"thesis_split": "thesis split", "full_test": "full test"}
+
+
+def conditions(mode_names: list[str]) -> list[str]:
+    """``clean``, then ``<mode>_noisy`` for each mode: the parts of a corrupted split."""
     return ["clean", *[f"{name}_noisy" for name in mode_names]]
+
+
+def scores_by_part(
+    model: nn.Module, data: SeedData, split_name: str, threshold: float
+) -> dict[str, float]:
+    """The metric on each part (clean, one-mode-noisy, ...) of a corrupted split."""
+    mixed, group = data.mixed[split_name], data.mixed_group[split_name]
+    return {
+        condition: score(model, mixed.take(torch.nonzero(group == g).squeeze(1)), threshold)
+        for g, condition in enumerate(conditions(data.mode_names))
+    }
 
 
 def _evaluate(
     model: nn.Module, data: SeedData, threshold: float, config: TableConfig
 ) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    names, test, group = data.mode_names, data.mixed["test"], data.mixed_group["test"]
-    for g, condition in enumerate(_conditions(names)):
-        part = test.take(torch.nonzero(group == g).squeeze(1))
-        rows.append(
-            {
-                "evaluation": "thesis_split",
-                "condition": condition,
-                "value": score(model, part, threshold),
-            }
-        )
+    names = data.mode_names
+    rows: list[dict[str, Any]] = [
+        {"evaluation": "thesis_split", "condition": condition, "value": value}
+        for condition, value in scores_by_part(model, data, "test", threshold).items()
+    ]
     clean = data.clean["test"]
     rows.append(
         {"evaluation": "full_test", "condition": "clean", "value": score(model, clean, threshold)}
@@ -172,73 +182,147 @@ def _diagnostics(model: nn.Module, fit_epoch: int) -> dict[str, Any]:
     return row
 
 
+@dataclass
+class TrainedModel:
+    """A trained model with its best epoch, its validation threshold and validation loss."""
+
+    model: EmmaModel
+    best_epoch: int
+    threshold: float
+    val_loss: float
+
+
+def seed_loss(data: SeedData, config: TableConfig) -> ClassificationLoss:
+    """The task loss of one seed (class weights from that seed's training split)."""
+    return ClassificationLoss(data.clean["train"].y, data.n_classes, balanced=config.balanced_loss)
+
+
+def train_base_model(
+    factory: ModelFactory, data: SeedData, config: TableConfig, loss: ClassificationLoss
+) -> TrainedModel:
+    """``base``: the bare network on clean data; its threshold from clean validation data."""
+    torch.manual_seed(data.seed)
+    base = train_base(
+        factory(None, data.seed),
+        data.clean["train"],
+        data.clean["val"],
+        loss,
+        _fit_config(config, data.seed, config.base_epochs),
+    )
+    threshold = choose_threshold(base.model, data.clean["val"])
+    return TrainedModel(base.model, base.fit.best_epoch, threshold, base.fit.best_val_loss)
+
+
+def train_without_model(
+    base: EmmaModel, data: SeedData, config: TableConfig, loss: ClassificationLoss
+) -> TrainedModel:
+    """``without``: the base weights fine-tuned on the corrupted mix."""
+    without = train_without(
+        base,
+        data.mixed["train"],
+        data.mixed["val"],
+        loss,
+        _fit_config(config, data.seed, config.epochs),
+    )
+    threshold = choose_threshold(without.model, data.mixed["val"])
+    return TrainedModel(without.model, without.fit.best_epoch, threshold, without.fit.best_val_loss)
+
+
+def variant_model_name(variant: Variant) -> str:
+    """``with`` for the spec's own model-with, ``with[name]`` for a variant."""
+    return variant.name if variant.name == "with" else f"with[{variant.name}]"
+
+
+def train_variant(
+    factory: ModelFactory,
+    data: SeedData,
+    config: TableConfig,
+    variant: Variant,
+    base: EmmaModel,
+    loss: ClassificationLoss,
+    *,
+    estimators_from: EmmaModel | None = None,
+) -> TrainedModel:
+    """A model-with (``variant``'s attention patch and training overrides) on one seed.
+
+    ``estimators_from``: a model of the same seed whose fitted estimators are reused.
+    """
+    settings = config.with_overrides(variant.training)
+    torch.manual_seed(data.seed)
+    model = factory(variant.attention, data.seed)
+    result = train_with(
+        model,
+        base,
+        data.clean["train"],
+        data.mixed["train"],
+        data.mixed["val"],
+        loss,
+        _fit_config(settings, data.seed, settings.epochs),
+        anneal=_annealing(settings),
+        estimators_from=estimators_from,
+    )
+    threshold = choose_threshold(result.model, data.mixed["val"])
+    return TrainedModel(result.model, result.fit.best_epoch, threshold, result.fit.best_val_loss)
+
+
+def score_models(
+    trained: Mapping[str, TrainedModel], data: SeedData, config: TableConfig
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Test score rows (both evaluations) and diagnostics of every named model of a seed."""
+    scores, diagnostics = [], []
+    for name, item in trained.items():
+        for row in _evaluate(item.model, data, item.threshold, config):
+            scores.append({"seed": data.seed, "model": name, **row})
+        diagnostics.append(
+            {
+                "seed": data.seed,
+                "model": name,
+                "threshold": item.threshold,
+                **_diagnostics(item.model, item.best_epoch),
+            }
+        )
+    return scores, diagnostics
+
+
 def run_seed(
     factory: ModelFactory,
     data: SeedData,
     config: TableConfig,
     variants: list[Variant],
+    *,
+    include_with: bool = True,
 ) -> SeedOutcome:
-    """Train every model of one seed and score it."""
-    seed = data.seed
-    loss = ClassificationLoss(data.clean["train"].y, data.n_classes, balanced=config.balanced_loss)
-    torch.manual_seed(seed)
-    base = train_base(
-        factory(None, seed),
-        data.clean["train"],
-        data.clean["val"],
-        loss,
-        _fit_config(config, seed, config.base_epochs),
-    )
-    trained: dict[str, tuple[EmmaModel, int, float]] = {
-        "base": (base.model, base.fit.best_epoch, choose_threshold(base.model, data.clean["val"]))
-    }
-    without = train_without(
-        base.model,
-        data.mixed["train"],
-        data.mixed["val"],
-        loss,
-        _fit_config(config, seed, config.epochs),
-    )
-    trained["without"] = (
-        without.model,
-        without.fit.best_epoch,
-        choose_threshold(without.model, data.mixed["val"]),
-    )
-    for variant in [Variant("with"), *variants]:
-        settings = config.with_overrides(variant.training)
-        torch.manual_seed(seed)
-        model = factory(variant.attention, seed)
-        result = train_with(
-            model,
-            base.model,
-            data.clean["train"],
-            data.mixed["train"],
-            data.mixed["val"],
-            loss,
-            _fit_config(settings, seed, settings.epochs),
-            anneal=_annealing(settings),
+    """Train every model of one seed and score it.
+
+    ``include_with=False`` leaves out the spec's own model-with and trains only the
+    variants (next to base and without). Stage 1 is fitted once per seed and shared by
+    every model-with, since no variant changes the estimators.
+    """
+    loss = seed_loss(data, config)
+    base = train_base_model(factory, data, config, loss)
+    trained = {"base": base, "without": train_without_model(base.model, data, config, loss)}
+    fitted: EmmaModel | None = None
+    defaults = [Variant("with")] if include_with else []
+    for variant in [*defaults, *variants]:
+        item = train_variant(
+            factory, data, config, variant, base.model, loss, estimators_from=fitted
         )
-        name = variant.name if variant.name == "with" else f"with[{variant.name}]"
-        trained[name] = (
-            result.model,
-            result.fit.best_epoch,
-            choose_threshold(result.model, data.mixed["val"]),
-        )
-    scores, diagnostics = [], []
-    for name, (trained_model, best_epoch, threshold) in trained.items():
-        for row in _evaluate(trained_model, data, threshold, config):
-            scores.append({"seed": seed, "model": name, **row})
-        diagnostics.append(
-            {
-                "seed": seed,
-                "model": name,
-                "threshold": threshold,
-                **_diagnostics(trained_model, best_epoch),
-            }
-        )
-    models = {name: model for name, (model, _, _) in trained.items()}
-    thresholds = {name: threshold for name, (_, _, threshold) in trained.items()}
+        fitted = fitted or item.model
+        trained[variant_model_name(variant)] = item
+    scores, diagnostics = score_models(trained, data, config)
+    models = {name: item.model for name, item in trained.items()}
+    thresholds = {name: item.threshold for name, item in trained.items()}
     return SeedOutcome(scores, diagnostics, models, thresholds)
+
+
+def seed_values(scores: pd.DataFrame, evaluation: str, model: str, condition: str) -> list[float]:
+    """One model's scores on one evaluation and condition, in seed order (for pairing)."""
+    rows = scores[
+        (scores.evaluation == evaluation)
+        & (scores.model == model)
+        & (scores.condition == condition)
+    ].sort_values("seed")
+    return [float(v) for v in rows["value"]]
 
 
 def _comparisons(
@@ -246,47 +330,22 @@ def _comparisons(
 ) -> list[PairedComparison]:
     out: list[PairedComparison] = []
 
-    def values(evaluation: str, model: str, condition: str) -> list[float]:
-        rows = scores[
-            (scores.evaluation == evaluation)
-            & (scores.model == model)
-            & (scores.condition == condition)
-        ].sort_values("seed")
-        return rows["value"].tolist()
-
-    for evaluation in ("thesis_split", "full_test"):
-        where = "thesis split" if evaluation == "thesis_split" else "full test"
-        for condition in _conditions(mode_names):
-            label = f"{condition} ({where})"
-            out.append(
-                compare(
-                    values(evaluation, "with", condition),
-                    values(evaluation, "without", condition),
-                    a="with",
-                    b="without",
-                    condition=label,
-                )
-            )
-            for variant in variants:
-                name = f"with[{variant.name}]"
-                out.append(
-                    compare(
-                        values(evaluation, name, condition),
-                        values(evaluation, "with", condition),
-                        a=name,
-                        b="with",
-                        condition=label,
-                    )
-                )
-        out.append(
-            compare(
-                values(evaluation, "with", "clean"),
-                values(evaluation, "base", "clean"),
-                a="with",
-                b="base",
-                condition=f"clean ({where})",
-            )
+    def pair(evaluation: str, a: str, b: str, condition: str, label: str) -> PairedComparison:
+        return compare(
+            seed_values(scores, evaluation, a, condition),
+            seed_values(scores, evaluation, b, condition),
+            a=a,
+            b=b,
+            condition=label,
         )
+
+    for evaluation, where in EVALUATION_LABELS.items():
+        for condition in conditions(mode_names):
+            label = f"{condition} ({where})"
+            out.append(pair(evaluation, "with", "without", condition, label))
+            for variant in variants:
+                out.append(pair(evaluation, f"with[{variant.name}]", "with", condition, label))
+        out.append(pair(evaluation, "with", "base", "clean", f"clean ({where})"))
     return out
 
 

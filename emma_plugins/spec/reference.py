@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from ..plugins import FAMILIES, PluginHost
 from .models import AttentionSpec, EmmaSpec, ModeSpec
 from .schema import spec_json_schema
-from .sections import DataSpec, EvaluationSpec, TrainingSpec
+from .sections import DataSpec, EvaluationSpec, GridSpec, TrainingSpec
 from .union import kind_model
 
 #: Section models in the order the reference presents them, with the key they live under.
@@ -21,6 +21,7 @@ SECTIONS: tuple[tuple[type[BaseModel], str], ...] = (
     (DataSpec, "`data`"),
     (TrainingSpec, "`training`"),
     (EvaluationSpec, "`evaluation`"),
+    (GridSpec, "`evaluation.grid`"),
 )
 
 _BOUNDS = (

@@ -109,6 +109,68 @@ class VariantSpec(BaseModel):
     )
 
 
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+
+class GridSpec(BaseModel):
+    """The hyperparameter grid of model-with (thesis section 6.3.2), selected honestly.
+
+    Every configuration is trained once on ``selection_seed`` and ranked on validation data
+    only; the ``top`` ones are trained again on each of ``rerun_seeds`` and scored on test.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    rho: list[PositiveFloat] = Field(
+        default_factory=lambda: [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+        min_length=1,
+        description="Coldness values (attention.importance.rho).",
+    )
+    lambda_e: list[NonNegativeFloat] = Field(
+        default_factory=lambda: [0.0, 1e-4, 1e-3, 1e-2, 1e-1],
+        min_length=1,
+        description="Energy regularizer weights.",
+    )
+    lambda_c: list[NonNegativeFloat] = Field(
+        default_factory=lambda: [0.0, 1e-4, 1e-3, 1e-2, 1e-1],
+        min_length=1,
+        description="Capacity regularizer weights.",
+    )
+    top: int = Field(5, ge=1, description="How many configurations are rerun over seeds.")
+    rerun_seeds: list[int] = Field(
+        default_factory=lambda: list(range(10)),
+        min_length=2,
+        description="Seeds of the reruns of the top configurations (paired with without).",
+    )
+    selection_seed: int = Field(
+        1000, description="The one seed the grid is selected on; not one of rerun_seeds."
+    )
+    workers: int = Field(2, ge=1, description="Worker processes training configurations.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GridSpec:
+        for name in ("rho", "lambda_e", "lambda_c", "rerun_seeds"):
+            values: list[Any] = getattr(self, name)
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated:
+                raise CrossFieldError.at(
+                    name, f"values must be unique; repeated: {', '.join(map(str, repeated))}"
+                )
+        n_configs = len(self.rho) * len(self.lambda_e) * len(self.lambda_c)
+        if self.top > n_configs:
+            raise CrossFieldError.at(
+                "top", f"top is {self.top} but the grid has only {n_configs} configurations."
+            )
+        if self.selection_seed in self.rerun_seeds:
+            raise CrossFieldError.at(
+                "selection_seed",
+                f"selection_seed {self.selection_seed} is one of rerun_seeds: the reported runs "
+                "would include the run that won the selection. Pick a seed outside rerun_seeds.",
+            )
+        return self
+
+
 class EvaluationSpec(BaseModel):
     """How the models are evaluated and compared."""
 
@@ -127,6 +189,9 @@ class EvaluationSpec(BaseModel):
     )
     variants: list[VariantSpec] = Field(
         default_factory=list, description="Ablations of model-with, on the same seeds."
+    )
+    grid: GridSpec | None = Field(
+        None, description="Hyperparameter grid of model-with (`emma grid`); default: the thesis'."
     )
 
     @model_validator(mode="after")

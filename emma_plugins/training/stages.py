@@ -33,6 +33,20 @@ def fit_estimators(model: EmmaModel, train: TensorSplit, progress: bool = False)
     model.fit_estimators(train.modes, progress=progress)
 
 
+def adopt_estimators(model: EmmaModel, source: EmmaModel) -> None:
+    """Give ``model`` a copy of ``source``'s fitted, frozen estimators (same modes).
+
+    Stage 1 does not depend on the attention stages or the regularizers, so models that
+    differ only there can share one fit per seed instead of refitting identical estimators.
+    """
+    if model.attention is None or source.attention is None:
+        raise ValueError("adopt_estimators needs two models with attention enabled.")
+    model.attention.estimators.load_state_dict(source.attention.estimators.state_dict())
+    model.attention.estimators.requires_grad_(False)
+    model.attention.estimators.eval()
+    model.attention.calibrate_()
+
+
 def train_base(
     model: EmmaModel, train: TensorSplit, val: TensorSplit, loss: LossFn, config: FitConfig
 ) -> StageResult:
@@ -58,19 +72,25 @@ def train_with(
     config: FitConfig,
     *,
     anneal: ColdnessAnnealing | None = None,
+    estimators_from: EmmaModel | None = None,
 ) -> StageResult:
     """``model-with``: fit and freeze the estimators, copy the base network's weights into a
     model with a fresh EMMA, and train end to end on the corrupted mix.
 
     With ``anneal``, the network's input layer is first divided by tanh(1/M) and the coldness
-    starts hot (section 8.1), so EMMA initially changes nothing.
+    starts hot (section 8.1), so EMMA initially changes nothing. With ``estimators_from`` (a
+    model of the same modes whose estimators are fitted), its estimators are copied instead
+    of fitted again on ``clean_train``.
     """
-    fit_estimators(model, clean_train, progress=config.progress)
+    if model.attention is None:
+        raise ValueError("train_with needs a model with attention enabled.")
+    if estimators_from is None:
+        fit_estimators(model, clean_train, progress=config.progress)
+    else:
+        adopt_estimators(model, estimators_from)
     model.network.load_state_dict(base.network.state_dict())
     if anneal is not None:
         compensate_initial_attention(model.network, n_modes=len(train.modes))
-    if model.attention is None:
-        raise ValueError("train_with needs a model with attention enabled.")
     with torch.no_grad():
         model.attention.constrain_()
     result = fit(model, train, val, loss, replace(config, desc="with", annealing=anneal))

@@ -274,9 +274,12 @@ def run_spec(
     if seeds is not None:
         config = replace(config, seeds=list(seeds))
     threads = (spec.training or TrainingSpec()).threads
+    evaluation = spec.evaluation or EvaluationSpec()
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return run_table_experiment(spec, data, config, out_dir, variants=variants)
+        return run_table_experiment(
+            spec, data, config, out_dir, variants=variants, analyses=evaluation.analyses
+        )
     finally:
         torch.set_num_threads(previous)

@@ -1,0 +1,68 @@
+"""``emma run`` end to end through the CLI on a tiny spec of the bundled breast-cancer data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from emma_plugins.cli import main
+
+SPEC = {
+    "spec_version": 1,
+    "modes": [
+        {"name": name, "width": 10, "estimator": {"kind": "dae", "hidden": 4, "epochs": 2}}
+        for name in ("mean", "error", "worst")
+    ],
+    "attention": {"importance": {"kind": "boltzmann", "rho": 0.01}},
+    "network": {"kind": "mlp", "hidden": [8]},
+    "out_features": 1,
+    "data": {"dataset": {"kind": "breast_cancer"}},
+    "training": {"base_epochs": 2, "epochs": 2},
+    "evaluation": {"seeds": [0, 1, 2], "noise_draws": 1, "analyses": False},
+}
+
+
+def test_run_writes_the_report_and_prints_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(SPEC))
+    out = tmp_path / "out"
+    assert main(["run", str(spec), "--out", str(out), "--seeds", "2", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert f"report:  {out / 'report.md'}" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert sorted({row["seed"] for row in results["scores"]}) == [0, 1]  # --seeds 2
+    assert {c["verdict"] for c in results["comparisons"]} <= {"win", "tie", "lose"}
+    assert (out / "table.png").exists() and (out / "spec.json").exists()
+    assert not (out / "analyses").exists()  # evaluation.analyses: false
+
+
+def test_run_without_a_data_section_says_what_to_add(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "nodata.yaml"
+    spec.write_text(yaml.safe_dump({k: v for k, v in SPEC.items() if k != "data"}))
+    assert main(["run", str(spec), "--out", str(tmp_path / "o")]) == 2
+    assert "no data section" in capsys.readouterr().err
+
+
+def test_run_rejects_a_bad_variant_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = {
+        **SPEC,
+        "evaluation": {
+            **SPEC["evaluation"],
+            "variants": [{"name": "oops", "attention": {"gate": {"kind": "idnetity"}}}],
+        },
+    }
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(yaml.safe_dump(bad))
+    assert main(["run", str(spec), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "evaluation.variants['oops']" in err and "identity" in err
+    assert not (tmp_path / "o").exists()

@@ -69,6 +69,8 @@ def test_shift_point_is_the_first_level_below_the_best_other_mode() -> None:
     assert shift_points(curves).shift_sigma.tolist() == [2.0]
     never = curves.assign(attention=[0.9, 0.1] * 3)
     assert np.isnan(shift_points(never).shift_sigma.iloc[0])
+    tied = curves.assign(attention=[0.5, 0.5 + 1e-7] * 3)  # equal up to float noise
+    assert np.isnan(shift_points(tied).shift_sigma.iloc[0])
 
 
 def test_capacity_outputs_and_markdown(analysis, tmp_path) -> None:

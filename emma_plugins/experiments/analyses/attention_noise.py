@@ -215,7 +215,7 @@ class AttentionNoiseAnalysis:
             lines += [f"Mean {label} per mode:", "", self._table(result.curves, quantity), ""]
         lines += [
             "Shift point: the lowest noise level at which the noisy mode's mean attention falls "
-            "below the best other mode's (seeds with a shift in the grid):",
+            "below the best other mode's by more than 0.001 (seeds with a shift in the grid):",
             "",
             _shift_table(result.shifts, self.mode_names),
             "",
@@ -244,9 +244,10 @@ class AttentionNoiseAnalysis:
         return to_markdown(cells.unstack("mode")[self.mode_names], "noise")
 
 
-def shift_points(curves: pd.DataFrame) -> pd.DataFrame:
+def shift_points(curves: pd.DataFrame, tolerance: float = 1e-3) -> pd.DataFrame:
     """Per seed and noisy mode, the lowest sigma where the noisy mode's mean attention is
-    below the best other mode's (NaN when it never is on the grid)."""
+    below the best other mode's by more than ``tolerance`` (NaN when it never is on the
+    grid); the tolerance keeps equal attentions (a cold gate, float noise) from counting."""
     columns = ["seed", "noisy_mode", "shift_sigma"]
     if curves.empty:
         return pd.DataFrame(columns=columns)
@@ -254,7 +255,7 @@ def shift_points(curves: pd.DataFrame) -> pd.DataFrame:
     for (seed, noisy), part in curves.groupby(["seed", "noisy_mode"], sort=False):
         beta = part.pivot_table(index="sigma", columns="mode", values="attention").sort_index()
         others = beta.drop(columns=[noisy]).max(axis=1)
-        below = beta.index[(beta[noisy] < others).to_numpy()]
+        below = beta.index[(beta[noisy] < others - tolerance).to_numpy()]
         rows.append((seed, noisy, float(below[0]) if len(below) else float("nan")))
     return pd.DataFrame(rows, columns=columns)
 

@@ -4,7 +4,7 @@
 ``p`` the present mask. Autograd would keep several ``[N, M, M]`` intermediates for the
 backward pass; this function keeps only its ``[N, M]`` inputs and recomputes the pair
 terms in ``backward`` with hand-written gradients (checked against autograd in the
-tests), which cuts memory per sample from O(M^2) to O(M) and saves several passes.
+tests): what is kept for backward per sample drops from O(M^2) to O(M).
 
 Gradients, with ``Q_nij = G_ni w_ij p_nj P_nij`` and ``P`` the exponential above:
 ``dS/dw_ij = sum_n G_ni p_nj P_nij``, ``dS/dgamma_ij = sum_n Q_nij (L_ni - L_nj)``,

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from ..networks.interfaces import begin_fit, training_objective
 from .annealing import ColdnessAnnealing
 from .batches import TensorSplit
 from .selection import BestState
@@ -51,11 +52,20 @@ def _forward(model: nn.Module, batch: TensorSplit) -> tuple[Tensor, Any]:
     return out.output, out.report
 
 
-def _objective(model: nn.Module, batch: TensorSplit, loss_fn: LossFn, config: FitConfig) -> Tensor:
+def _objective(
+    model: nn.Module,
+    batch: TensorSplit,
+    loss_fn: LossFn,
+    config: FitConfig,
+    *,
+    epoch: int,
+    index: Tensor,
+) -> Tensor:
     from ..attention import capacity_penalty, energy_regularizer
 
     output, report = _forward(model, batch)
-    loss = loss_fn(output, batch.y)
+    network = getattr(model, "network", model)
+    loss = training_objective(network, output, batch.y, loss_fn, epoch=epoch, index=index)
     attention = _attention(model)
     if attention is not None and report is not None:
         if config.lambda_c:
@@ -95,7 +105,9 @@ def fit(
     """Train ``model`` (an `EmmaModel`) and restore its best validation state.
 
     Only parameters with ``requires_grad`` are optimised, so frozen estimators stay frozen.
-    Constraints of the attention stages are re-imposed after every optimizer step.
+    Constraints of the attention stages are re-imposed after every optimizer step. A
+    network with its own ``training_loss`` (see `emma_plugins.networks.interfaces`) trains
+    on that instead of ``loss_fn``; validation always uses ``loss_fn``.
     """
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -107,6 +119,7 @@ def fit(
     if config.annealing is not None:
         _set_coldness(model, config.annealing.rho)
     best.update(model, evaluate_loss(model, val, loss_fn), epoch=0)
+    begin_fit(getattr(model, "network", model), len(train))
 
     bar = tqdm(
         range(1, config.epochs + 1), desc=config.desc, disable=not config.progress, leave=False
@@ -118,7 +131,7 @@ def fit(
         total = 0.0
         for index in torch.randperm(len(train), generator=generator).split(config.batch_size):
             batch = train.take(index)
-            loss = _objective(model, batch, loss_fn, config)
+            loss = _objective(model, batch, loss_fn, config, epoch=epoch, index=index)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

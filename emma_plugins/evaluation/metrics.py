@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
+
+
+def binary_f1(y_true: np.ndarray, predicted: np.ndarray) -> float:
+    """F1 of class 1 from 0/1 labels and predictions; 0 when there is no positive at all.
+
+    Counted with numpy: scikit-learn's ``f1_score`` validates its input on every call,
+    which cost more than a forward pass when experiments score many small test parts.
+    """
+    truth, pred = np.asarray(y_true) == 1, np.asarray(predicted).astype(bool)
+    tp = np.count_nonzero(truth & pred)
+    wrong = np.count_nonzero(truth ^ pred)
+    return 2.0 * tp / (2 * tp + wrong) if tp else 0.0
 
 
 def task_metric(y_true: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> float:
@@ -11,8 +23,8 @@ def task_metric(y_true: np.ndarray, scores: np.ndarray, threshold: float = 0.5) 
     y_true = np.asarray(y_true)
     scores = np.asarray(scores)
     if scores.ndim == 1:
-        return float(f1_score(y_true, (scores >= threshold).astype(int), zero_division=0))
-    return float(accuracy_score(y_true, scores.argmax(axis=1)))
+        return binary_f1(y_true, scores >= threshold)
+    return float(np.mean(scores.argmax(axis=1) == y_true))
 
 
 def metric_name(scores_ndim: int) -> str:

@@ -1,0 +1,180 @@
+"""Speed of one seed of experiment 1 (base, without, with) against a plain PyTorch loop.
+
+Both sides train the same three models on the same seed's splits with the thesis'
+settings (30 epochs, batch 32, Adam 1e-3, the validation loss each epoch, the best state
+restored):
+
+* ``library``: `emma_plugins.experiments.table.run_seed`, which also chooses thresholds
+  and scores every model on test (both evaluations), so it does strictly more work;
+* ``plain``: a straightforward per-batch loop written below, over the same models (the
+  estimators are fitted with their own ``fit``, as the library does).
+
+Data: HTRU2 when ``EMMA_DATA_DIR`` holds it, else scikit-learn's breast-cancer data.
+Run ``python benchmarks/experiment_speed.py`` (``--quick`` for a seconds-long smoke run).
+Not a test: nothing here asserts a speed. The ratio plain/library should be >= 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from emma_plugins.attention import capacity_penalty, energy_regularizer
+from emma_plugins.data import MultiModalData, load_breast_cancer
+from emma_plugins.experiments.protocol import SeedData, prepare_seed
+from emma_plugins.experiments.runner import model_factory, select_modes
+from emma_plugins.experiments.table import ModelFactory, TableConfig, run_seed
+from emma_plugins.spec import EmmaSpec, parse_spec
+from emma_plugins.training.batches import TensorSplit
+
+
+def _dae(epochs: int) -> dict[str, Any]:
+    return {"kind": "dae", "hidden": 12, "sigma": 0.01, "epochs": epochs, "batch_size": 64}
+
+
+def htru2_or_breast_cancer(dae_epochs: int) -> tuple[MultiModalData, EmmaSpec]:
+    """HTRU2 and the thesis' model when the data directory has it, else breast cancer."""
+    root = os.environ.get("EMMA_DATA_DIR")
+    if root and os.path.isdir(os.path.join(root, "htru2")):
+        from emma_plugins.data.htru2 import load_htru2
+
+        data = load_htru2(root)
+        modes: list[dict[str, Any]] = [
+            {"name": "ip", "columns": [0, 1, 2, 3], "estimator": _dae(dae_epochs)},
+            {"name": "dm_snr", "columns": [4, 5, 6, 7], "estimator": _dae(dae_epochs)},
+        ]
+    else:
+        data = load_breast_cancer()
+        modes = [
+            {"name": name, "width": 10, "estimator": _dae(dae_epochs)}
+            for name in ("mean", "error", "worst")
+        ]
+    spec = parse_spec(
+        {
+            "spec_version": 1,
+            "modes": modes,
+            "attention": {"importance": {"kind": "boltzmann", "rho": 1e-4}},
+            "network": {"kind": "mlp", "hidden": [8, 4]},
+            "out_features": 1,
+        }
+    )
+    return select_modes(data, spec), spec
+
+
+# -- the plain reference ---------------------------------------------------------------------
+def weighted_bce(logits: Tensor, y: Tensor, weights: Tensor) -> Tensor:
+    w = weights[y.long()]
+    losses = F.binary_cross_entropy_with_logits(logits.squeeze(-1), y.float(), reduction="none")
+    return (w * losses).sum() / w.sum()
+
+
+def plain_fit(
+    model: nn.Module,
+    train: TensorSplit,
+    val: TensorSplit,
+    weights: Tensor,
+    config: TableConfig,
+    epochs: int,
+    regularized: bool,
+) -> None:
+    """Adam over shuffled mini-batches, the validation loss each epoch, best state kept."""
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+    attention = getattr(model, "attention", None)
+    best, best_state = float("inf"), None
+    for _ in range(epochs):
+        model.train()
+        if attention is not None:
+            attention.estimators.eval()
+        for index in torch.randperm(len(train), generator=generator).split(config.batch_size):
+            modes = [m[index] for m in train.modes]
+            out = model(modes, train.missing[index])
+            loss = weighted_bce(out.output, train.y[index], weights)
+            if regularized and attention is not None:
+                loss = loss + config.lambda_c * capacity_penalty(attention)
+                loss = loss + config.lambda_e * energy_regularizer(out.report, train.xi[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if attention is not None:
+                attention.constrain_()
+        model.eval()
+        with torch.no_grad():
+            val_loss = float(weighted_bce(model(val.modes, val.missing).output, val.y, weights))
+        if val_loss < best:
+            best, best_state = val_loss, copy.deepcopy(model.state_dict())
+    if best_state is not None:
+        model.load_state_dict(best_state)
+
+
+def plain_seed(factory: ModelFactory, data: SeedData, config: TableConfig) -> None:
+    """base, without and with, trained by `plain_fit`."""
+    y = data.clean["train"].y
+    counts = torch.bincount(y.long(), minlength=2).float()
+    weights = counts.sum() / (2 * counts)
+    base = factory(None, data.seed)
+    plain_fit(
+        base, data.clean["train"], data.clean["val"], weights, config, config.base_epochs, False
+    )
+    without = copy.deepcopy(base)
+    plain_fit(
+        without, data.mixed["train"], data.mixed["val"], weights, config, config.epochs, False
+    )
+    with_ = factory({}, data.seed)
+    with_.fit_estimators(data.clean["train"].modes, progress=False)
+    with_.network.load_state_dict(base.network.state_dict())
+    plain_fit(with_, data.mixed["train"], data.mixed["val"], weights, config, config.epochs, True)
+
+
+def run(epochs: int, dae_epochs: int, repeats: int, rows: int | None) -> dict[str, float]:
+    data, spec = htru2_or_breast_cancer(dae_epochs)
+    if rows is not None:
+        data = data.subset(list(range(min(rows, len(data)))))
+    config = TableConfig(
+        seeds=[0], base_epochs=epochs, epochs=epochs, batch_size=32, progress=False
+    )
+    seed_data = prepare_seed(data, spec.mode_names, 0, sigma=config.sigma)
+    factory = model_factory(spec)
+    print(
+        f"{data.name}: {len(data)} rows ({len(seed_data.clean['train'])} train), "
+        f"{epochs} epochs, batch {config.batch_size}, DAE epochs {dae_epochs}, "
+        f"{torch.get_num_threads()} torch thread(s), load average {os.getloadavg()[0]:.1f}"
+    )
+    library, plain = [], []
+    for _ in range(repeats):  # alternate, so a change in machine load hits both sides
+        start = time.perf_counter()
+        run_seed(factory, seed_data, config, [])
+        library.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        plain_seed(factory, seed_data, config)
+        plain.append(time.perf_counter() - start)
+    lib_t, plain_t = min(library), min(plain)
+    print(f"library (train + thresholds + test evaluation): {lib_t:8.2f} s")
+    print(f"plain loop (train + validation only):           {plain_t:8.2f} s")
+    print(f"ratio plain / library: {plain_t / lib_t:.2f} (>= 1 means the library is not slower)")
+    return {"library_s": lib_t, "plain_s": plain_t, "ratio": plain_t / lib_t}
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, seconds")
+    parser.add_argument("--repeats", type=int, default=2, help="best of N alternating runs")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.quick:
+        return run(epochs=1, dae_epochs=1, repeats=1, rows=200)
+    return run(epochs=30, dae_epochs=30, repeats=args.repeats, rows=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -71,9 +71,7 @@ def test_ranking_uses_validation_data_only(
 ) -> None:
     clean, _ = reference
     original = grid_module.prepare_seed
-    monkeypatch.setattr(
-        grid_module, "prepare_seed", lambda *a, **k: _scrambled(original(*a, **k))
-    )
+    monkeypatch.setattr(grid_module, "prepare_seed", lambda *a, **k: _scrambled(original(*a, **k)))
     scrambled = run_grid(_spec(), small_data(), _config(), tmp_path)
     # a different test split leaves the ranking and every validation score unchanged...
     pd.testing.assert_frame_equal(_validation_view(scrambled), _validation_view(clean))

@@ -22,13 +22,21 @@ def generator(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+#: Per-sample shapes for kinds that need structured samples (images, spectrograms).
+SAMPLE_SHAPES = {"occlusion": (1, 8, 8), "time_mask": (16, 4)}
+
+
+def sample_shape(kind: str) -> tuple[int, ...]:
+    return SAMPLE_SHAPES.get(kind, (5,))
+
+
 def labelled_context(x: torch.Tensor, labels: torch.Tensor) -> CorruptionContext:
     return CorruptionContext(mode="m", labels=labels, pool=x, pool_labels=labels)
 
 
 @pytest.mark.parametrize("kind", get_registry("corruption").kinds())
 def test_every_kind_returns_a_new_tensor(kind: str) -> None:
-    x = torch.randn(64, 5, generator=generator(1))
+    x = torch.randn(64, *sample_shape(kind), generator=generator(1))
     labels = torch.arange(64) % 2
     before = x.clone()
     corruption = make_corruption(kind)
@@ -42,7 +50,7 @@ def test_every_kind_returns_a_new_tensor(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", get_registry("corruption").kinds())
 def test_every_kind_is_seeded(kind: str) -> None:
-    x = torch.randn(32, 3, generator=generator(1))
+    x = torch.randn(32, *sample_shape(kind), generator=generator(1))
     ctx = labelled_context(x, torch.arange(32) % 3)
     corruption = make_corruption(kind)
     a = corruption(x, generator=generator(5), context=ctx)

@@ -35,7 +35,15 @@ class FlipPlugin:
 
 
 def test_builtin_kinds() -> None:
-    assert get_registry("corruption").kinds() == ["gaussian", "missing", "ood"]
+    assert get_registry("corruption").kinds() == [
+        "gaussian",
+        "missing",
+        "occlusion",
+        "ood",
+        "pixel_noise",
+        "time_mask",
+        "white_noise",
+    ]
     assert get_registry("corruption").get("gaussian").provider == "emma-plugins"
 
 

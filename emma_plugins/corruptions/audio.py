@@ -1,0 +1,93 @@
+"""Audio corruptions on spectrogram features ``(n, T, F)``: additive noise and a time mask.
+
+They act on the mode's feature tensors, not on waveforms: `WhiteNoise` sets the power of
+Gaussian noise relative to each sample's feature power (``mean(x^2)``), which on
+standardized log-mel features is a noise-to-signal ratio of the features, not an acoustic
+SNR; `TimeMask` blanks consecutive frames, a dropout of the microphone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
+
+from .base import Corruption, CorruptionContext, CorruptionError, draw_normal
+from .spans import random_span_mask
+
+Fill = Literal["zero", "mean"]
+
+
+class WhiteNoiseParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    snr_db: float = Field(
+        default=10.0, allow_inf_nan=False, description="Signal-to-noise ratio in dB, per sample."
+    )
+
+
+class WhiteNoise(Corruption):
+    """``x + sqrt(P / 10^(snr_db / 10)) * N(0, 1)``, ``P = mean(x^2)`` over each sample."""
+
+    def __init__(self, snr_db: float = 10.0) -> None:
+        if not math.isfinite(snr_db):
+            raise CorruptionError(f"white_noise snr_db must be a finite number, got {snr_db!r}.")
+        self.snr_db = float(snr_db)
+
+    def __call__(
+        self, x: Tensor, *, generator: torch.Generator, context: CorruptionContext
+    ) -> Tensor:
+        if x.dim() < 2:
+            raise CorruptionError(
+                f"white_noise on mode {context.mode!r} needs rows of samples, (n, ...)."
+            )
+        power = x.pow(2).mean(dim=tuple(range(1, x.dim())), keepdim=True)
+        noise_std = (power / 10.0 ** (self.snr_db / 10.0)).sqrt()
+        return x + noise_std * draw_normal(x, generator)
+
+
+class TimeMaskParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    width: int = Field(default=8, ge=1, description="Consecutive time steps masked per sample.")
+    fill: Fill = Field(
+        default="zero",
+        description="zero: the masked steps become 0 (the training mean when standardized); "
+        "mean: each feature's mean over the sample's time steps.",
+    )
+
+
+class TimeMask(Corruption):
+    """``width`` consecutive time steps (axis 1) of each sample set to ``fill``.
+
+    The span starts at a uniform random step and lies wholly inside the sample.
+    """
+
+    def __init__(self, width: int = 8, fill: Fill = "zero") -> None:
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise CorruptionError(f"time_mask width must be a positive integer, got {width!r}.")
+        if fill not in ("zero", "mean"):
+            raise CorruptionError(f"time_mask fill must be 'zero' or 'mean', got {fill!r}.")
+        self.width = width
+        self.fill: Fill = fill
+
+    def __call__(
+        self, x: Tensor, *, generator: torch.Generator, context: CorruptionContext
+    ) -> Tensor:
+        if x.dim() < 3:
+            raise CorruptionError(
+                f"time_mask on mode {context.mode!r} needs spectrograms shaped (n, T, F), got "
+                f"{tuple(x.shape)}; give the data set's mode shape (MultiModalData.shapes)."
+            )
+        n, steps = x.shape[0], x.shape[1]
+        what = f"time_mask width on mode {context.mode!r}"
+        mask = random_span_mask(n, steps, self.width, generator, what=what).to(x.device)
+        mask = mask.view(n, steps, *([1] * (x.dim() - 2)))
+        if self.fill == "zero":
+            replacement = torch.zeros_like(x)
+        else:
+            replacement = x.mean(dim=1, keepdim=True).expand_as(x)
+        return torch.where(mask, replacement, x)

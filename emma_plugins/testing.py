@@ -97,7 +97,13 @@ def _assert_per_sample(value: object, n: int, what: str) -> Tensor:
 
 
 def _unregistered(module: nn.Module) -> Iterator[tuple[str, Tensor | nn.Module]]:
-    """Tensors and modules stored where ``nn.Module`` cannot see them, by qualified name."""
+    """Tensors and modules stored where ``nn.Module`` cannot see them, by qualified name.
+
+    A plain reference to a registered parameter, buffer or submodule is not reported:
+    ``state_dict`` and ``.to()`` see the object itself (``nn.LSTM`` keeps such a list of
+    its own parameters, ``_flat_weights``, and rebuilds it when moved).
+    """
+    registered = {id(t) for _, t in _tensors(module)} | {id(m) for m in module.modules()}
     for prefix, sub in module.named_modules():
         for attr, value in vars(sub).items():
             if attr in _MODULE_INTERNALS:
@@ -109,7 +115,7 @@ def _unregistered(module: nn.Module) -> Iterator[tuple[str, Tensor | nn.Module]]
             else:
                 members = [value]
             for member in members:
-                if isinstance(member, Tensor | nn.Module):
+                if isinstance(member, Tensor | nn.Module) and id(member) not in registered:
                     yield (f"{prefix}.{attr}" if prefix else attr), member
 
 

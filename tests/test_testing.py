@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -26,7 +27,13 @@ from emma_plugins.testing import (
 )
 
 #: Fewer epochs than the defaults keep the suite fast; the contract does not depend on them.
-FAST_PARAMS: dict[str, dict[str, Any]] = {"dae": {"epochs": 2}}
+FAST_PARAMS: dict[str, dict[str, Any]] = {
+    "dae": {"epochs": 2},
+    "cnn": {"epochs": 1, "channels": [4], "features": 8, "experts": 8},
+    "lstm": {"epochs": 1, "hidden": 8, "experts": 8},
+}
+#: Sample shapes for kinds that need more than a flat vector (images, sequences).
+SAMPLE_SHAPES: dict[str, tuple[int, ...]] = {"cnn": (1, 4, 4), "lstm": (5, 2)}
 
 
 def samples(n: int = 32, dim: int = 3) -> Tensor:
@@ -112,7 +119,9 @@ class Float32Inside(Quadratic):
 # -- success ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", registered_estimator_kinds())
 def test_every_registered_estimator_conforms(kind: str) -> None:
-    check_registered_estimator(kind, samples(dim=4), FAST_PARAMS.get(kind))
+    shape = SAMPLE_SHAPES.get(kind, (4,))
+    x = samples(dim=math.prod(shape)).reshape(-1, *shape)
+    check_registered_estimator(kind, x, FAST_PARAMS.get(kind))
 
 
 def test_registered_kinds_include_builtin_and_installed_plugin() -> None:
@@ -206,6 +215,17 @@ def test_modules_in_plain_lists_are_reported() -> None:
     estimator = Quadratic()
     estimator.members = [torch.nn.Linear(3, 1)]
     with pytest.raises(AssertionError, match="members hold"):
+        check_tensors_registered(estimator, samples())
+
+
+def test_plain_references_to_registered_parameters_are_accepted() -> None:
+    # nn.LSTM keeps its own parameters in a plain list too (_flat_weights)
+    estimator = Quadratic()
+    estimator.linear = torch.nn.Linear(3, 1)
+    estimator.aliases = [estimator.linear.weight, estimator.linear]
+    check_tensors_registered(estimator, samples())
+    estimator.aliases.append(torch.zeros(1))
+    with pytest.raises(AssertionError, match="aliases hold"):
         check_tensors_registered(estimator, samples())
 
 

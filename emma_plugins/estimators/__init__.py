@@ -1,6 +1,14 @@
-"""Energy estimators (step 1): the contract and the built-in tied DAE."""
+"""Energy estimators (step 1): the contract, the built-in tied DAE, deep structured energies."""
 
 from .base import EnergyEstimator, as_tensor
 from .dae import TiedDAE, TiedDAEParams
+from .structured import StructuredEnergy, StructuredEnergyParams
 
-__all__ = ["EnergyEstimator", "TiedDAE", "TiedDAEParams", "as_tensor"]
+__all__ = [
+    "EnergyEstimator",
+    "StructuredEnergy",
+    "StructuredEnergyParams",
+    "TiedDAE",
+    "TiedDAEParams",
+    "as_tensor",
+]

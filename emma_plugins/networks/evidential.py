@@ -15,6 +15,8 @@ The maths of TMC (Han et al., ICLR 2021, "Trusted Multi-View Classification"):
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -59,11 +61,7 @@ def kl_to_uniform(alpha: Tensor) -> Tensor:
     """``KL(Dir(alpha) || Dir(1))`` per sample."""
     k = alpha.shape[-1]
     strength = alpha.sum(dim=-1)
-    log_norm = (
-        torch.lgamma(strength)
-        - torch.lgamma(torch.tensor(float(k), device=alpha.device))
-        - torch.lgamma(alpha).sum(dim=-1)
-    )
+    log_norm = torch.lgamma(strength) - math.lgamma(k) - torch.lgamma(alpha).sum(dim=-1)
     spread = (alpha - 1.0) * (torch.digamma(alpha) - torch.digamma(strength).unsqueeze(-1))
     return log_norm + spread.sum(dim=-1)
 

@@ -29,8 +29,8 @@ class LossHistory:
         need = int(index.max()) + 1 if index.numel() else 0
         if need > len(self.counts):
             grow = need - len(self.counts)
-            self.sums = torch.cat([self.sums, torch.zeros(grow, self.n_modes)])
-            self.counts = torch.cat([self.counts, torch.zeros(grow)])
+            self.sums = torch.cat([self.sums, self.sums.new_zeros(grow, self.n_modes)])
+            self.counts = torch.cat([self.counts, self.counts.new_zeros(grow)])
         self.sums, self.counts = self.sums.to(device), self.counts.to(device)
 
     def record(self, index: Tensor, losses: Tensor) -> None:

@@ -99,7 +99,8 @@ def test_seed_fixes_the_initial_weights_without_touching_the_global_generator() 
 
 def test_first_fit_starts_from_the_data_moments_and_refit_continues() -> None:
     x = 3.0 + 2.0 * gaussian_points(500, 0)
-    estimator = mlp_energy(epochs=0).fit(x, progress=False)
+    estimator = mlp_energy(epochs=0)
+    estimator.fit(x, progress=False)
     torch.testing.assert_close(estimator.center, x.mean(dim=0))
     overall_std = (x - x.mean(dim=0)).square().mean().sqrt()
     torch.testing.assert_close(estimator.log_scale.exp(), overall_std)
@@ -110,7 +111,8 @@ def test_first_fit_starts_from_the_data_moments_and_refit_continues() -> None:
 
 
 def test_training_lowers_the_score_matching_loss() -> None:
-    estimator = mlp_energy(epochs=6).fit(gaussian_points(1000, 0), progress=False)
+    estimator = mlp_energy(epochs=6)
+    estimator.fit(gaussian_points(1000, 0), progress=False)
     assert estimator.history_[-1] < estimator.history_[0]
 
 
@@ -169,19 +171,23 @@ def test_gaussian_calibration(seed: int) -> None:
     # r = 2), the NLL of N(0, 1.25 I). The initial fit of the data moments gives r^2 / 2 (25 %
     # too steep), so only score matching with its sigma^2 factor passes.
     estimator = mlp_energy(seed=seed)
-    assert_calibrated(estimator.fit(gaussian_points(2000, seed), progress=False))
+    estimator.fit(gaussian_points(2000, seed), progress=False)
+    assert_calibrated(estimator)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [3, 4, 5])
 def test_gaussian_calibration_longer_training(seed: int) -> None:
     estimator = mlp_energy(seed=seed, epochs=30, lr=1e-3)
-    assert_calibrated(estimator.fit(gaussian_points(4000, seed), progress=False))
+    estimator.fit(gaussian_points(4000, seed), progress=False)
+    assert_calibrated(estimator)
 
 
 # -- integrability (appendix C.1) -----------------------------------------------------------------
 def test_reconstruction_jacobian_is_symmetric() -> None:
-    estimator = mlp_energy().fit(gaussian_points(300, 0), progress=False).double()
+    estimator = mlp_energy()
+    estimator.fit(gaussian_points(300, 0), progress=False)
+    estimator.double()
     x = gaussian_points(4, 5).double()
     asymmetry = jacobian_asymmetry(lambda s: estimator.reconstruction_field(s, True), x)
     assert asymmetry < 1e-10

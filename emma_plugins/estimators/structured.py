@@ -77,6 +77,13 @@ class StructuredEnergy(EnergyEstimator):
     #: kernels may not: recurrent subclasses set this to False.
     cudnn_double_backward: ClassVar[bool] = True
 
+    phi: nn.Module
+    experts: nn.Linear
+    center: nn.Parameter
+    log_scale: nn.Parameter
+    #: Mean score-matching loss of each training epoch, set by ``fit``.
+    history_: list[float]
+
     def __init__(
         self,
         shape: tuple[int, ...],

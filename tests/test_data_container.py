@@ -98,3 +98,59 @@ def test_class_counts_and_repr() -> None:
     data = make()
     assert data.class_counts().tolist() == [2, 3]
     assert "first=2" in repr(data) and "n=5" in repr(data)
+
+
+def test_shapes_reshape_arrays_and_tensors() -> None:
+    features = pd.DataFrame(np.arange(30.0).reshape(3, 10), columns=[f"c{i}" for i in range(10)])
+    data = make(
+        features=features,
+        target=np.array([0, 1, 0]),
+        modes={"img": [f"c{i}" for i in range(6)], "flat": ["c6", "c7", "c8", "c9"]},
+        shapes={"img": (1, 2, 3)},
+    )
+    assert data.mode_shapes == [(1, 2, 3), (4,)]
+    img, flat = data.mode_arrays()
+    assert img.shape == (3, 1, 2, 3) and flat.shape == (3, 4)
+    assert img[1, 0, 1].tolist() == [13.0, 14.0, 15.0]  # row-major
+    tensors, _ = data.subset([2, 0]).to_tensors(["img"])
+    assert tuple(tensors[0].shape) == (2, 1, 2, 3) and tensors[0][1, 0, 0, 0].item() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("shapes", "message"),
+    [
+        ({"first": (3,)}, r"shapes\['first'\] = \(3,\) does not fit the mode's 2 columns"),
+        ({"first": (2, 0)}, "positive sizes"),
+        ({"third": (2,)}, "unknown mode 'third'"),
+    ],
+)
+def test_bad_shapes_are_rejected(shapes: dict[str, tuple[int, ...]], message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        make(shapes=shapes)
+
+
+def test_predefined_split_travels_with_rows() -> None:
+    labels = np.array(["train", "train", "val", "test", "train"])
+    data = make(predefined_split=labels, shapes={"first": (2, 1)})
+    labels[0] = "test"  # the caller's array is copied
+    part = data.subset([3, 0])
+    assert part.predefined_split is not None and part.predefined_split.tolist() == ["test", "train"]
+    scaled = part.replace_features(part.features * 2)
+    assert scaled.predefined_split is not None and scaled.predefined_split.tolist() == [
+        "test",
+        "train",
+    ]
+    assert scaled.mode_shapes == [(2, 1), (2,)]
+    assert make().predefined_split is None and make().shapes is None
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (np.array(["train", "test"]), "one label per row"),
+        (np.array(["train", "valid", "test", "test", "train"]), r"holds \['valid'\]"),
+    ],
+)
+def test_bad_predefined_split_is_rejected(labels: np.ndarray, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        make(predefined_split=labels)

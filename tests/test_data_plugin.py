@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("clean_plugins")
 
 def test_builtin_kinds_are_registered() -> None:
     kinds = get_registry("dataset").kinds()
-    assert {"htru2", "mfeat", "breast_cancer", "wave", "circle"} <= set(kinds)
+    assert {"htru2", "mfeat", "breast_cancer", "wave", "circle", "fsdd", "av_digits"} <= set(kinds)
 
 
 def test_load_dataset_validates_params() -> None:
@@ -28,6 +28,8 @@ def test_load_dataset_validates_params() -> None:
         load_dataset("circle", n=0)
     with pytest.raises(UnknownKindError, match="Did you mean 'htru2'"):
         load_dataset("htru")
+    with pytest.raises(ValidationError, match="val_fraction"):
+        load_dataset("av_digits", val_fraction=1.0)
 
 
 def test_plugin_dataset_loads_through_the_registry() -> None:

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emma_plugins.data import MultiModalData, Standardizer, split, stratified_indices
+from emma_plugins.data import (
+    MultiModalData,
+    Standardizer,
+    carve_validation,
+    split,
+    stratified_indices,
+)
 from emma_plugins.errors import DataError
 
 
@@ -127,3 +133,54 @@ def test_rows_are_shuffled_within_splits() -> None:
     parts = split(dataset([100, 100]), seed=0, standardize=False)
     # Not in class blocks: the trainer may rely on batches mixing classes.
     assert 0 < parts.train.target[: len(parts.train) // 2].mean() < 1
+
+
+def with_predefined(counts: list[int], labels: list[str]) -> MultiModalData:
+    data = dataset(counts)
+    return MultiModalData(
+        name=data.name,
+        features=data.features,
+        target=data.target,
+        modes=data.modes,
+        task=data.task,
+        n_classes=data.n_classes,
+        predefined_split=np.array(labels),
+    )
+
+
+def test_predefined_split_is_honoured_and_standardized_on_its_train_rows() -> None:
+    labels = ["train", "val", "test", "train"] * 10
+    data = with_predefined([20, 20], labels)
+    parts = split(data, seed=0, train=0.5)  # train fraction ignored
+    for name in ("train", "val", "test"):
+        assert sorted(parts.indices[name].tolist()) == [
+            i for i, label in enumerate(labels) if label == name
+        ]
+    assert (len(parts.train), len(parts.val), len(parts.test)) == (20, 10, 10)
+    assert parts.standardizer is not None
+    raw_train = data.features.iloc[parts.indices["train"]]
+    assert np.allclose(parts.standardizer.mean_, raw_train.mean(axis=0))
+    assert np.allclose(parts.train.features.mean(axis=0), 0.0, atol=1e-9)
+    other = split(data, seed=1)
+    assert not np.array_equal(parts.indices["train"], other.indices["train"])  # order only
+    assert sorted(other.indices["train"].tolist()) == sorted(parts.indices["train"].tolist())
+
+
+def test_predefined_split_needs_train_and_test_rows() -> None:
+    with pytest.raises(DataError, match="no test rows"):
+        split(with_predefined([2, 2], ["train", "val", "train", "val"]), seed=0)
+    empty_val = split(with_predefined([2, 2], ["train", "test", "train", "test"]), seed=0)
+    assert len(empty_val.val) == 0
+
+
+def test_carve_validation_is_stratified_and_seeded() -> None:
+    target = np.repeat(np.arange(3), [10, 20, 40])
+    rows = np.arange(5, 70)  # the training rows: class 0 has 5 of them
+    chosen = carve_validation(target, rows, 0.25, seed=0)
+    assert set(chosen.tolist()) <= set(rows.tolist())
+    assert np.bincount(target[chosen], minlength=3).tolist() == [1, 5, 10]  # round(0.25 n_c)
+    assert np.array_equal(chosen, carve_validation(target, rows, 0.25, seed=0))
+    assert not np.array_equal(chosen, carve_validation(target, rows, 0.25, seed=1))
+    assert len(carve_validation(target, rows, 0.0, seed=0)) == 0
+    with pytest.raises(DataError, match=r"val_fraction must lie in \[0, 1\)"):
+        carve_validation(target, rows, 1.0, seed=0)

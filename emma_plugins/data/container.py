@@ -6,8 +6,9 @@ grouping of those columns into modes; models get one float32 tensor per mode.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, cast
 
 import numpy as np
@@ -20,6 +21,8 @@ from ..errors import DataError
 
 Task = Literal["binary", "multiclass", "unsupervised"]
 TASKS: tuple[str, ...] = ("binary", "multiclass", "unsupervised")
+#: The values of a predefined split, one per row.
+SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,6 +33,13 @@ class MultiModalData:
     (targets ``0..n_classes-1``) or ``"unsupervised"`` (point sets for energy-estimator
     experiments: a zero target and no classifier to train). The object is never changed in
     place: `subset` and the scaling helpers return new objects.
+
+    ``shapes`` gives a mode's per-sample shape when it is not a flat vector (an image
+    ``(1, 8, 8)``, a spectrogram ``(T, F)``); its columns hold the values in row-major
+    order. Modes absent from it are flat, ``(width,)``. ``predefined_split`` labels each
+    row ``"train"``, ``"val"`` or ``"test"`` for data sets that come with their own split
+    (an official test set, or pairings that must not cross splits); `split` then uses it
+    instead of drawing a random one.
     """
 
     name: str
@@ -39,6 +49,8 @@ class MultiModalData:
     task: Task
     n_classes: int
     description: str = field(default="", compare=False)
+    shapes: dict[str, tuple[int, ...]] | None = None
+    predefined_split: NDArray[np.str_] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", self.features.reset_index(drop=True))
@@ -46,7 +58,15 @@ class MultiModalData:
         object.__setattr__(
             self, "modes", {str(k): [str(c) for c in v] for k, v in self.modes.items()}
         )
+        if self.shapes is not None:
+            shapes = {str(k): tuple(int(d) for d in v) for k, v in self.shapes.items()}
+            object.__setattr__(self, "shapes", shapes)
+        if self.predefined_split is not None:
+            labels = np.asarray(self.predefined_split).astype(str)
+            object.__setattr__(self, "predefined_split", labels)
         self._validate()
+        self._validate_shapes()
+        self._validate_predefined_split()
 
     def _validate(self) -> None:
         where = f"data set {self.name!r}"
@@ -85,6 +105,35 @@ class MultiModalData:
                 f"{int(self.target.min())}..{int(self.target.max())}."
             )
 
+    def _validate_shapes(self) -> None:
+        where = f"data set {self.name!r}"
+        for mode, shape in (self.shapes or {}).items():
+            if mode not in self.modes:
+                raise DataError(f"{where}: shapes names unknown mode {mode!r}.")
+            width = len(self.modes[mode])
+            if not shape or min(shape) < 1 or math.prod(shape) != width:
+                raise DataError(
+                    f"{where}: shapes[{mode!r}] = {shape} does not fit the mode's {width} "
+                    "columns; give positive sizes whose product is the column count."
+                )
+
+    def _validate_predefined_split(self) -> None:
+        labels = self.predefined_split
+        if labels is None:
+            return
+        where = f"data set {self.name!r}"
+        if labels.shape != (len(self.target),):
+            raise DataError(
+                f"{where}: predefined_split has shape {labels.shape}; give one label per row "
+                f"({len(self.target)})."
+            )
+        unknown = sorted(set(np.unique(labels).tolist()) - set(SPLIT_NAMES))
+        if unknown:
+            raise DataError(
+                f"{where}: predefined_split holds {unknown}; each row must be one of "
+                f"{', '.join(SPLIT_NAMES)}."
+            )
+
     # -- shape ----------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.target)
@@ -96,7 +145,8 @@ class MultiModalData:
     @property
     def mode_shapes(self) -> list[tuple[int, ...]]:
         """Per-sample shape of each mode, the ``mode_shapes`` context of networks."""
-        return [(len(columns),) for columns in self.modes.values()]
+        shapes = self.shapes or {}
+        return [shapes.get(mode, (len(columns),)) for mode, columns in self.modes.items()]
 
     def class_counts(self) -> NDArray[np.int64]:
         """Samples per class, index = class."""
@@ -104,16 +154,22 @@ class MultiModalData:
 
     # -- views ----------------------------------------------------------------------------
     def mode_arrays(self, modes: Sequence[str] | None = None) -> list[NDArray[np.float32]]:
-        """One float32 array ``(N, width)`` per mode, in ``modes`` order (default: all)."""
-        return [
-            self.features[self.modes[name]].to_numpy(dtype=np.float32, copy=True)
-            for name in self._select(modes)
-        ]
+        """One float32 array ``(N, *shape)`` per mode, in ``modes`` order (default: all).
+
+        Flat modes give ``(N, width)``; modes with an entry in ``shapes`` are reshaped.
+        """
+        shapes = self.shapes or {}
+        arrays = []
+        for name in self._select(modes):
+            values = self.features[self.modes[name]].to_numpy(dtype=np.float32, copy=True)
+            shape = shapes.get(name)
+            arrays.append(values if shape is None else values.reshape(len(values), *shape))
+        return arrays
 
     def to_tensors(
         self, modes: Sequence[str] | None = None, device: torch.device | str | None = None
     ) -> tuple[list[Tensor], Tensor]:
-        """Float32 tensors per mode (in ``modes`` order) and the int64 target tensor."""
+        """Float32 tensors ``(N, *shape)`` per mode (in ``modes`` order) and the int64 target."""
         tensors = [torch.from_numpy(a).to(device) for a in self.mode_arrays(modes)]
         return tensors, torch.from_numpy(self.target.copy()).to(device)
 
@@ -122,22 +178,20 @@ class MultiModalData:
         index = np.asarray(indices)
         if index.dtype == bool:
             index = np.flatnonzero(index)
-        return self.replace_features(
-            self.features.iloc[index].reset_index(drop=True), self.target[index]
+        labels = self.predefined_split
+        return replace(
+            self,
+            features=self.features.iloc[index].reset_index(drop=True),
+            target=self.target[index],
+            predefined_split=None if labels is None else labels[index],
         )
 
     def replace_features(
         self, features: pd.DataFrame, target: NDArray[np.int64] | None = None
     ) -> MultiModalData:
-        """A copy with new feature values (same modes, task and name)."""
-        return MultiModalData(
-            name=self.name,
-            features=features,
-            target=self.target.copy() if target is None else target,
-            modes={k: list(v) for k, v in self.modes.items()},
-            task=self.task,
-            n_classes=self.n_classes,
-            description=self.description,
+        """A copy with new feature values (same modes, shapes, split, task and name)."""
+        return replace(
+            self, features=features, target=self.target.copy() if target is None else target
         )
 
     def _select(self, modes: Sequence[str] | None) -> list[str]:

@@ -1,11 +1,13 @@
-"""Registers the built-in data sets: htru2, mfeat, breast_cancer, wave and circle."""
+"""Registers the built-in data sets: htru2, mfeat, breast_cancer, wave, circle, fsdd, av_digits."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..hookspecs import Register, hookimpl
+from .av_digits import load_av_digits
 from .breast_cancer import load_breast_cancer
+from .fsdd import load_fsdd
 from .htru2 import load_htru2
 from .mfeat import load_mfeat
 from .point_sets import load_circle, load_wave
@@ -25,6 +27,22 @@ class FileDatasetParams(BaseModel):
     )
 
 
+class SpokenDigitParams(FileDatasetParams):
+    """Parameters of the FSDD-based data sets (official test split, log-mel features)."""
+
+    download: bool = Field(
+        default=True,
+        description="Download the pinned FSDD archive (fingerprint-verified) when no recording "
+        "is present.",
+    )
+    seed: int = Field(default=0, description="Seed of the validation carve (and of pairings).")
+    val_fraction: float = Field(
+        default=0.1, ge=0.0, lt=1.0, description="Share of training takes moved to validation."
+    )
+    n_mels: int = Field(default=32, ge=4, le=128, description="Mel bands F of a spectrogram.")
+    n_frames: int = Field(default=32, ge=4, le=256, description="Time frames T of a spectrogram.")
+
+
 class PointSetParams(BaseModel):
     """Parameters of a generated 2-D point set."""
 
@@ -41,3 +59,5 @@ def register_datasets(register: Register) -> None:
     register("breast_cancer", load_breast_cancer)
     register("wave", load_wave, PointSetParams)
     register("circle", load_circle, PointSetParams)
+    register("fsdd", load_fsdd, SpokenDigitParams)
+    register("av_digits", load_av_digits, SpokenDigitParams)

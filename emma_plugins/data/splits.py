@@ -16,7 +16,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ..errors import DataError
-from .container import MultiModalData
+from .container import SPLIT_NAMES, MultiModalData
 
 #: A column whose training standard deviation is below this is only centred, not scaled.
 MIN_STD = 1e-12
@@ -106,10 +106,16 @@ def split(
     within one row of each other. For HTRU2 this reproduces table 6.1 of the thesis exactly.
     Rows within each split are in a seeded random order. With ``standardize`` the scaler is
     fitted on the training split only and applied to all three.
+
+    A data set with a ``predefined_split`` keeps it: its rows go where their labels say
+    (in a seeded order) and ``train`` is ignored.
     """
     if not 0.0 < train < 1.0:
         raise DataError(f"train must be a fraction strictly between 0 and 1, got {train!r}.")
-    parts = stratified_indices(data.target, seed, train)
+    if data.predefined_split is not None:
+        parts = predefined_indices(data.predefined_split, seed, data.name)
+    else:
+        parts = stratified_indices(data.target, seed, train)
     splits = [data.subset(parts[name]) for name in ("train", "val", "test")]
     scaler = None
     if standardize:
@@ -143,3 +149,36 @@ def stratified_indices(
         else np.empty(0, dtype=np.int64)
         for name, chunks in parts.items()
     }
+
+
+def predefined_indices(
+    labels: NDArray[np.str_], seed: int, name: str = "data"
+) -> dict[str, NDArray[np.int64]]:
+    """Row positions of the rows labelled ``train``/``val``/``test``, each in a seeded order."""
+    rng = np.random.default_rng(seed)
+    parts = {part: rng.permutation(np.flatnonzero(labels == part)) for part in SPLIT_NAMES}
+    empty = [part for part in ("train", "test") if len(parts[part]) == 0]
+    if empty:
+        raise DataError(
+            f"data set {name!r}: its predefined split has no {' and no '.join(empty)} rows; "
+            "label some rows 'train' and some 'test'."
+        )
+    return {part: rows.astype(np.int64) for part, rows in parts.items()}
+
+
+def carve_validation(
+    target: NDArray[np.int64], rows: NDArray[np.int64], fraction: float, seed: int
+) -> NDArray[np.int64]:
+    """A class-stratified ``fraction`` of ``rows`` (``round(fraction * n_c)`` per class).
+
+    For data sets whose official split has no validation set: the returned rows move from
+    training to validation.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise DataError(f"val_fraction must lie in [0, 1), got {fraction!r}.")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(target[rows]):
+        members = rng.permutation(rows[target[rows] == label])
+        chosen.append(members[: int(np.floor(fraction * len(members) + 0.5))])
+    return np.sort(np.concatenate(chosen)).astype(np.int64) if chosen else rows[:0]

@@ -199,3 +199,25 @@ def test_negative_control_untied_convolutional_autoencoder_is_not_integrable() -
     assert jacobian_asymmetry(untied.reconstruction_field, x) > 0.1
     tied = UntiedConvAutoencoder(tied=True).double()  # the same check passes once tied
     assert jacobian_asymmetry(tied.reconstruction_field, x) < 1e-10
+
+
+# -- scores ----------------------------------------------------------------------------------------
+def test_fused_scores_match_the_separate_passes() -> None:
+    estimator = mlp_energy()
+    estimator.requires_grad_(False)  # frozen, as after stage 1
+    x = gaussian_points(9, 4)
+    expected = {"potential": estimator.potential(x), "grad_norm": estimator.grad_norm(x)}
+    for context in (torch.no_grad(), torch.enable_grad()):
+        with context:
+            scores = estimator.scores(x)
+        assert set(scores) == {"potential", "grad_norm"}
+        for name, value in expected.items():
+            torch.testing.assert_close(scores[name], value)
+
+
+def test_scores_keep_the_graph_a_caller_asked_for() -> None:
+    estimator = mlp_energy()  # trainable weights: the potential must stay differentiable
+    scores = estimator.scores(gaussian_points(4, 0))
+    assert scores["potential"].requires_grad
+    (grad,) = torch.autograd.grad(scores["potential"].sum(), estimator.center)
+    assert bool(grad.ne(0).any())

@@ -118,12 +118,14 @@ class StructuredEnergy(EnergyEstimator):
                 f"shape {tuple(x.shape)}; pass x shaped (N, {expected})."
             )
 
+    def _records_graph(self, x: Tensor) -> bool:
+        """Whether autograd records operations on ``x`` or on the weights (in grad mode)."""
+        return x.requires_grad or any(p.requires_grad for p in self.parameters())
+
     def features(self, x: Tensor) -> Tensor:
         """``phi(x)``, ``(N, features)``, with cuDNN off whenever a graph is recorded for a
         ``phi`` whose cuDNN kernels cannot be differentiated as score matching needs."""
-        recording = torch.is_grad_enabled() and (
-            x.requires_grad or any(p.requires_grad for p in self.parameters())
-        )
+        recording = torch.is_grad_enabled() and self._records_graph(x)
         guard = cudnn_disabled() if recording and not self.cudnn_double_backward else nullcontext()
         with guard:
             out: Tensor = self.phi(x)
@@ -134,6 +136,20 @@ class StructuredEnergy(EnergyEstimator):
         quadratic = 0.5 * (x - self.center).flatten(1).square().sum(dim=1)
         quadratic = quadratic * torch.exp(-2.0 * self.log_scale)
         return quadratic - F.softplus(self.experts(self.features(x))).sum(dim=1)
+
+    def scores(self, x: Tensor) -> dict[str, Tensor]:
+        """Both scores from one forward pass, when no caller needs a graph through them.
+
+        The gradient norm needs the potential's graph anyway, so the potential is read off
+        the same pass instead of being computed a second time (about a third less work).
+        """
+        if torch.is_grad_enabled() and self._records_graph(x):
+            return super().scores(x)
+        with torch.enable_grad():
+            leaf = x.detach().requires_grad_(True)
+            potential = self.potential(leaf)
+            (grad,) = torch.autograd.grad(potential.sum(), leaf)
+        return {"potential": potential.detach(), "grad_norm": grad.flatten(1).norm(dim=1)}
 
     def reconstruct(self, x: Tensor, create_graph: bool = False) -> Tensor:
         """``r(x) = x - sigma^2 grad Psi(x)``, the denoised sample score matching trains.

@@ -119,7 +119,7 @@ class StructuredEnergy(EnergyEstimator):
             )
 
     def _records_graph(self, x: Tensor) -> bool:
-        """Whether autograd records operations on ``x`` or on the weights (in grad mode)."""
+        """Whether, in grad mode, autograd would record operations on ``x`` or the weights."""
         return x.requires_grad or any(p.requires_grad for p in self.parameters())
 
     def features(self, x: Tensor) -> Tensor:

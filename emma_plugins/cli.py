@@ -11,7 +11,16 @@ from . import __version__
 from .errors import EmmaError
 
 #: Modules under ``emma_plugins.commands``; each defines ``add_parser(subparsers)``.
-COMMANDS: tuple[str, ...] = ("run", "plugins", "demo", "validate", "schema", "build", "grid")
+COMMANDS: tuple[str, ...] = (
+    "run",
+    "plugins",
+    "demo",
+    "validate",
+    "schema",
+    "build",
+    "grid",
+    "bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from scipy.stats import rankdata
 
 from ._arrays import as_array
 from .calibration import top_label
@@ -28,7 +28,12 @@ def auroc(scores: Any, positives: Any) -> float:
         raise ValueError(f"scores has {s.size} values but positives has {labels.size}.")
     if labels.all() or not labels.any():
         return float("nan")
-    return float(roc_auc_score(labels, s))
+    # Mann-Whitney: the share of (positive, negative) pairs ordered right, ties one half;
+    # the same value as scikit-learn's roc_auc_score without its per-call validation cost.
+    ranks = rankdata(s)
+    n_pos = int(labels.sum())
+    n_neg = len(labels) - n_pos
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def corruption_detection_auroc(quality: Any, corrupted: Any, mode: int | None = None) -> float:

@@ -14,7 +14,6 @@ import torch
 from torch import Tensor, nn
 
 from ..corruptions import CorruptionScheme, GaussianNoise
-from ..corruptions.scheme import corrupt_all
 from ..data import MultiModalData, split
 from ..evaluation.metrics import task_metric
 from ..training.batches import TensorSplit
@@ -94,9 +93,17 @@ def noisy_copy(
     """The whole split with Gaussian noise ``sigma`` on one mode (xi marks it corrupted)."""
     if sigma == 0:
         return split_
-    batch = corrupt_all(
-        split_.modes, list(mode_names), {mode: GaussianNoise(sigma)}, split_.y, seed
+    return corrupted_copy(
+        split_, mode_names, CorruptionScheme.uniform({mode: GaussianNoise(sigma)}), seed
     )
+
+
+def corrupted_copy(
+    split_: TensorSplit, mode_names: Sequence[str], scheme: CorruptionScheme, seed: int
+) -> TensorSplit:
+    """A copy of the split corrupted by ``scheme`` (stratified by class); ``missing`` and
+    ``xi`` mark what it did. The split itself is not changed."""
+    batch = scheme.apply(split_.modes, list(mode_names), split_.y, seed)
     return TensorSplit(batch.modes, split_.y, batch.missing, batch.xi)
 
 

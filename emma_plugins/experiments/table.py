@@ -101,7 +101,8 @@ class TableResult:
         return grouped.agg(["mean", "std", "count"]).reset_index()
 
 
-def _fit_config(config: TableConfig, seed: int, epochs: int) -> FitConfig:
+def fit_config(config: TableConfig, seed: int, epochs: int) -> FitConfig:
+    """The trainer's settings for one model of a seed (no progress bar of its own)."""
     return FitConfig(
         epochs=epochs,
         batch_size=config.batch_size,
@@ -207,7 +208,7 @@ def train_base_model(
         data.clean["train"],
         data.clean["val"],
         loss,
-        _fit_config(config, data.seed, config.base_epochs),
+        fit_config(config, data.seed, config.base_epochs),
     )
     threshold = choose_threshold(base.model, data.clean["val"])
     return TrainedModel(base.model, base.fit.best_epoch, threshold, base.fit.best_val_loss)
@@ -222,7 +223,7 @@ def train_without_model(
         data.mixed["train"],
         data.mixed["val"],
         loss,
-        _fit_config(config, data.seed, config.epochs),
+        fit_config(config, data.seed, config.epochs),
     )
     threshold = choose_threshold(without.model, data.mixed["val"])
     return TrainedModel(without.model, without.fit.best_epoch, threshold, without.fit.best_val_loss)
@@ -257,7 +258,7 @@ def train_variant(
         data.mixed["train"],
         data.mixed["val"],
         loss,
-        _fit_config(settings, data.seed, settings.epochs),
+        fit_config(settings, data.seed, settings.epochs),
         anneal=_annealing(settings),
         estimators_from=estimators_from,
     )

@@ -1,0 +1,81 @@
+"""``emma bench robustness`` end to end: the short version on bundled data always, on
+HTRU2 and UCI Multiple Features subsets where EMMA_DATA_DIR has them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _benchmark_samples import BENCH_DIR
+from shared_data import shared_data_dir
+
+from emma_plugins.cli import main
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _check_run(out: Path, names: list[str]) -> None:
+    payload = json.loads((out / "results.json").read_text())
+    report = (out / "report.md").read_text()
+    for name in names:
+        data = payload["datasets"][name]
+        methods, conditions = data["methods"], data["conditions"]
+        table = pd.read_csv(out / name / "table.csv", index_col=0)
+        assert list(table.index) == conditions
+        assert set(methods) <= set(table.columns)
+        scores = pd.DataFrame(data["scores"])
+        assert set(scores["method"]) == set(methods)
+        assert set(scores["condition"]) == set(conditions)
+        assert scores["score"].between(0, 1).all() and scores["ece"].between(0, 1).all()
+        for column in ("detection_auroc", "error_auroc"):
+            assert scores[column].dropna().between(0, 1).all()
+        emma = scores[scores.method == "emma"]
+        assert emma["error_auroc"].notna().all()
+        assert emma[emma.family.isin(["noise", "ood"])]["detection_auroc"].notna().all()
+        assert data["best_peer"] in methods and not data["best_peer"].startswith("emma")
+        labels = {c["condition"] for c in data["comparisons"] if c["a"] == "emma"}
+        assert set(conditions) <= labels
+        assert all(f"| {c} |" in report for c in conditions)
+        assert (out / name / "curves.png").read_bytes().startswith(PNG)
+        assert (out / name / "table.md").read_text().startswith("| condition |")
+    assert "zero-filled" in report and "validation" in report
+
+
+def test_bench_robustness_quick_on_bundled_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench"
+    argv = ["bench", "robustness", "--datasets", "breast_cancer", "--quick", "--out", str(out)]
+    assert main([*argv, "--bench-dir", str(BENCH_DIR), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "breast_cancer: emma against the best peer" in printed and "report:" in printed
+    _check_run(out, ["breast_cancer"])
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["datasets"]["breast_cancer"]["setup"]["seeds"] == [0, 1]
+
+
+def test_bench_robustness_on_htru2_and_mfeat_subsets(tmp_path: Path) -> None:
+    shared_data_dir("htru2", "HTRU_2.csv")
+    data_dir = shared_data_dir("mfeat", "mfeat-fou.csv")
+    out = tmp_path / "bench"
+    argv = ["bench", "robustness", "--quick", "--seeds", "2", "--out", str(out)]
+    assert main([*argv, "--data-dir", str(data_dir), "--no-progress"]) == 0
+    _check_run(out, ["htru2", "mfeat"])
+    payload = json.loads((out / "results.json").read_text())
+    assert "noise:3modes@1" in payload["datasets"]["mfeat"]["conditions"]
+    assert payload["datasets"]["htru2"]["metric"] == "f1"
+    assert payload["datasets"]["mfeat"]["metric"] == "accuracy"
+
+
+def test_bench_lists_files_and_reports_unknown_data_sets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "robustness", "--list", "--bench-dir", str(BENCH_DIR)]) == 0
+    assert "mfeat" in capsys.readouterr().out
+    argv = ["bench", "robustness", "--datasets", "nope", "--out", str(tmp_path)]
+    assert main([*argv, "--bench-dir", str(BENCH_DIR)]) == 2
+    assert "no bench file for data set 'nope'" in capsys.readouterr().err
+    assert main(["bench", "robustness", "--bench-dir", str(BENCH_DIR)]) == 2
+    assert "--out" in capsys.readouterr().err

@@ -62,6 +62,8 @@ def test_write_report_states_a_verdict_for_every_condition(tmp_path: Path) -> No
     paths = write_report([result], tmp_path, setup={"version": "test"})
     report = paths["report"].read_text()
     assert "Best peer: `tmc`" in report
+    assert "| tmc | peer | `tmc` from scratch on the corrupted mix |" in report
+    assert "| emma_self_only | emma |" in report
     for condition in result.conditions:
         assert f"| {condition} |" in report
     n = len(result.conditions)

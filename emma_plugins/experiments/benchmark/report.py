@@ -140,14 +140,13 @@ def plot_curves(result: BenchResult, path: Path) -> Path:
 
 
 def _validation_table(result: BenchResult) -> pd.DataFrame:
-    table = mean_std_table(
+    return mean_std_table(
         result.validation.assign(what="validation " + result.metric),
         index="method",
         columns="what",
         value="val_score",
         index_order=result.methods,
     )
-    return table
 
 
 def dataset_section(result: BenchResult, figure: str) -> str:
@@ -155,10 +154,7 @@ def dataset_section(result: BenchResult, figure: str) -> str:
     n_seeds = result.scores["seed"].nunique()
     lines = [f"## {result.name}", ""]
     lines += [f"- {key}: `{value}`" for key, value in result.setup.items() if key != "methods"]
-    methods = pd.DataFrame(
-        {"trained": list(result.setup.get("methods", {}).values())},
-        index=list(result.setup.get("methods", {})),
-    )
+    methods = pd.DataFrame.from_dict(result.setup.get("methods", {}), orient="index")
     lines += [
         "",
         to_markdown(methods, "method"),

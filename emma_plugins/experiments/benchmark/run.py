@@ -100,7 +100,7 @@ def bench_config(bench: BenchSpec, seeds: Sequence[int]) -> TableConfig:
 
 
 def _setup(bench: BenchSpec, data: MultiModalData, config: TableConfig) -> dict[str, Any]:
-    trainer_epochs = bench.protocol.peer_epochs or config.base_epochs + config.epochs
+    peer_epochs = bench.protocol.peer_epochs or config.base_epochs + config.epochs
     protocol = bench.protocol
     return {
         "data set": f"{data.name} ({len(data)} samples; modes "
@@ -110,7 +110,7 @@ def _setup(bench: BenchSpec, data: MultiModalData, config: TableConfig) -> dict[
         "training corruption": f"{config.clean_fraction:.0%} clean, the rest split evenly over "
         f"one-mode Gaussian noise sigma={config.sigma}",
         "epochs": f"early fusion {config.base_epochs} (clean); noise augmentation and EMMA "
-        f"+{config.epochs} on the corrupted mix; peers {trainer_epochs} from scratch on the "
+        f"+{config.epochs} on the corrupted mix; peers {peer_epochs} from scratch on the "
         "corrupted mix; early stopping on validation",
         "EMMA regularizers": f"lambda_c={config.lambda_c}, lambda_e={config.lambda_e}",
         "noise levels": protocol.noise_levels,
@@ -118,7 +118,9 @@ def _setup(bench: BenchSpec, data: MultiModalData, config: TableConfig) -> dict[
         "multi-mode noise": None
         if protocol.multi_mode is None
         else protocol.multi_mode.model_dump(),
-        "methods": {info.name: info.summary for info in method_infos(bench)},
+        "methods": {
+            info.name: {"role": info.role, "trained": info.summary} for info in method_infos(bench)
+        },
     }
 
 

@@ -26,6 +26,7 @@ from pydantic import (
 
 from ...corruptions import make_corruption
 from ...errors import EmmaError, SpecError
+from ...plugins import get_registry
 from ...spec import EmmaSpec, parse_spec
 from ...spec.load import READERS, read_spec_file
 from ..runner import deep_merge
@@ -200,10 +201,13 @@ class BenchSpec(BaseModel):
         training = spec.setdefault("training", {})
         for key, default in (("base_epochs", 30), ("epochs", 30)):
             training[key] = min(int(training.get(key, default)), cap)
+        estimators = get_registry("estimator")
         for mode in spec["modes"]:
             estimator = mode.get("estimator", {})
-            if "epochs" in estimator or estimator.get("kind") == "dae":
-                estimator["epochs"] = min(int(estimator.get("epochs", cap)), cap)
+            fields = estimators.get(estimator.get("kind", "dae")).params.model_fields
+            if "epochs" in fields:
+                default = fields["epochs"].default
+                estimator["epochs"] = min(int(estimator.get("epochs", default)), cap)
         protocol = self.protocol.model_copy(
             update={
                 "seeds": self.quick.seeds,

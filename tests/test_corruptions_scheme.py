@@ -182,3 +182,19 @@ def test_describe_is_json_ready() -> None:
     described = CorruptionScheme.thesis(NAMES, sigma=0.5).describe()
     assert described[0] == {"fraction": 0.5, "corruptions": {}}
     assert described[1] == {"fraction": 0.25, "corruptions": {"ip": "GaussianNoise(sigma=0.5)"}}
+
+
+def test_thesis_scheme_gives_each_mode_its_own_kind() -> None:
+    scheme = CorruptionScheme.thesis(
+        ["image", "audio", "text"], sigma=0.7, per_mode={"image": {"kind": "pixel_noise"}}
+    )
+    kinds = [{m: type(c).__name__ for m, c in g.corruptions.items()} for g in scheme.groups]
+    assert kinds == [
+        {},
+        {"image": "PixelNoise"},
+        {"audio": "GaussianNoise"},
+        {"text": "GaussianNoise"},
+    ]
+    assert scheme.groups[2].corruptions["audio"].sigma == 0.7  # type: ignore[attr-defined]
+    with pytest.raises(CorruptionError, match=r"unknown mode\(s\) \['video'\]"):
+        CorruptionScheme.thesis(["image"], per_mode={"video": "missing"})

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pandas as pd
+import pytest
 import torch
 from _experiment_samples import breast_cancer_spec, small_data, tiny_config
 
 from emma_plugins import load
-from emma_plugins.experiments.protocol import prepare_seed
+from emma_plugins.experiments.protocol import prepare_seed, score
 from emma_plugins.experiments.runner import model_factory, run_table_experiment
 from emma_plugins.experiments.table import Variant, run_seed
 from emma_plugins.spec import parse_spec
@@ -51,9 +52,9 @@ def test_run_writes_every_condition_and_verdict(tmp_path) -> None:
     assert torch.isfinite(loaded(batch).output).all()
 
 
-def _seed_run(seed_data):
+def _seed_run(seed_data, config=None):
     factory = model_factory(parse_spec(breast_cancer_spec()))
-    return run_seed(factory, seed_data, tiny_config(), [])
+    return run_seed(factory, seed_data, config or tiny_config(), [])
 
 
 def test_same_seed_gives_identical_scores() -> None:
@@ -83,3 +84,36 @@ def test_selection_never_sees_the_test_split() -> None:
     assert diag_a == diag_b
     # ...while the test scores do
     assert [r["value"] for r in scores_a] != [r["value"] for r in scores_b]
+
+
+def test_per_mode_corruptions_and_missing_conditions() -> None:
+    config = tiny_config(
+        corruptions={"mean": {"kind": "white_noise", "snr_db": 0}}, missing_modes=True
+    )
+    assert repr(config.corruption("mean")) == "WhiteNoise(snr_db=0.0)"
+    assert repr(config.corruption("error")) == "GaussianNoise(sigma=0.5)"
+    data = prepare_seed(
+        small_data(),
+        MODES,
+        seed=0,
+        sigma=0.5,
+        corruptions={m: config.corruption(m) for m in config.corruptions},
+    )
+    clean, mixed = data.clean["train"], data.mixed["train"]
+    noisy = data.mixed_group["train"] == 1  # the group where only "mean" fails
+    signal = clean.modes[0][noisy].pow(2).mean(dim=1)
+    noise = (mixed.modes[0][noisy] - clean.modes[0][noisy]).pow(2).mean(dim=1)
+    assert (noise / signal).mean().item() == pytest.approx(1.0, rel=0.15)  # 0 dB per sample
+    outcome = _seed_run(data, config)
+    full = pd.DataFrame(outcome.scores).query("evaluation == 'full_test'")
+    expected = ["clean", *[f"{m}_noisy" for m in MODES], *[f"{m}_missing" for m in MODES]]
+    assert list(dict.fromkeys(full.condition)) == expected
+    # A missing mode: zeros and the mask, as the missing corruption sets them.
+    model, threshold = outcome.models["with"], outcome.thresholds["with"]
+    test = data.clean["test"]
+    absent = [torch.zeros_like(test.modes[0]), *test.modes[1:]]
+    mask = torch.zeros(len(test), 3, dtype=torch.bool)
+    mask[:, 0] = True
+    by_hand = score(model, TensorSplit(absent, test.y, mask, test.xi), threshold)
+    row = full[(full.model == "with") & (full.condition == "mean_missing")]
+    assert row.value.item() == pytest.approx(by_hand)

@@ -75,3 +75,87 @@ def test_grid_errors_are_located(grid: dict[str, Any], location: str) -> None:
     with pytest.raises(SpecError) as caught:
         parse_spec(spec(evaluation={"grid": grid}))
     assert [issue.location for issue in caught.value.issues] == [location]
+
+
+def test_per_mode_corruptions_and_sweeps_validate_through_the_registry() -> None:
+    parsed = parse_spec(
+        spec(
+            training={"corruption": {"per_mode": {"ip": {"kind": "pixel_noise", "sigma": 1}}}},
+            evaluation={
+                "missing_modes": True,
+                "sweeps": [
+                    {
+                        "mode": "dm_snr",
+                        "corruption": "white_noise",
+                        "param": "snr_db",
+                        "levels": [20, 0, -10],
+                    }
+                ],
+            },
+        )
+    )
+    assert parsed.training is not None and parsed.evaluation is not None
+    chosen = parsed.training.corruption.per_mode["ip"]
+    assert (chosen.kind, chosen.params()) == ("pixel_noise", {"sigma": 1.0})
+    assert parsed.training.corruption.sigma == 0.5  # the fallback of the other modes
+    assert parsed.evaluation.missing_modes and parsed.evaluation.sweeps[0].levels == [20, 0, -10]
+    defaults = parse_spec(spec(training={}, evaluation={}))
+    assert defaults.training is not None and defaults.training.corruption.per_mode == {}
+    assert defaults.evaluation is not None and not defaults.evaluation.missing_modes
+
+
+@pytest.mark.parametrize(
+    ("sections", "location", "message"),
+    [
+        (
+            {"training": {"corruption": {"per_mode": {"ip": {"kind": "pixel_nosie"}}}}},
+            "training.corruption.per_mode.ip",
+            "pixel_noise",
+        ),
+        (
+            {"training": {"corruption": {"per_mode": {"image": "white_noise"}}}},
+            "training.corruption.per_mode.image",
+            "no mode 'image'; the modes are ip, dm_snr",
+        ),
+        (
+            {
+                "evaluation": {
+                    "sweeps": [
+                        {"mode": "ip", "corruption": "white_noise", "param": "sigma", "levels": [1]}
+                    ]
+                }
+            },
+            "evaluation.sweeps[0].param",
+            "choose one of snr_db",
+        ),
+        (
+            {
+                "evaluation": {
+                    "sweeps": [
+                        {"mode": "ip", "corruption": "gaussian", "param": "sigma", "levels": [-1]}
+                    ]
+                }
+            },
+            "evaluation.sweeps[0].levels[0]",
+            "sigma=-1",
+        ),
+        (
+            {
+                "evaluation": {
+                    "sweeps": [
+                        {"mode": "video", "corruption": "gaussian", "param": "sigma", "levels": [1]}
+                    ]
+                }
+            },
+            "evaluation.sweeps[0].mode",
+            "no mode 'video'",
+        ),
+    ],
+)
+def test_corruption_errors_are_located(
+    sections: dict[str, Any], location: str, message: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(spec(**sections))
+    assert [issue.location for issue in caught.value.issues] == [location]
+    assert message in str(caught.value)

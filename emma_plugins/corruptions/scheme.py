@@ -88,18 +88,27 @@ class CorruptionScheme:
         *,
         clean: float = 0.5,
         corruption: CorruptionLike | None = None,
+        per_mode: Mapping[str, CorruptionLike] | None = None,
     ) -> CorruptionScheme:
         """``clean`` of the samples untouched, the rest split evenly over "only mode i fails".
 
         For two modes and the defaults: 50 % clean, 25 % only the first mode with Gaussian
-        noise ``sigma``, 25 % only the second (thesis section 6.3.1).
+        noise ``sigma``, 25 % only the second (thesis section 6.3.1). ``per_mode`` gives a
+        mode its own corruption (pixel noise on an image, white noise on audio); the other
+        modes get ``corruption``, else Gaussian noise ``sigma``.
         """
         if not mode_names:
             raise CorruptionError("CorruptionScheme.thesis needs at least one mode name.")
+        own = dict(per_mode or {})
+        unknown = sorted(set(own) - set(mode_names))
+        if unknown:
+            raise CorruptionError(
+                f"per_mode names unknown mode(s) {unknown}; the modes are {', '.join(mode_names)}."
+            )
         fail = make_corruption(corruption) if corruption is not None else GaussianNoise(sigma)
         share = (1.0 - clean) / len(mode_names)
         groups: list[tuple[float, Mapping[str, CorruptionLike]]] = [(clean, {})]
-        groups += [(share, {name: fail}) for name in mode_names]
+        groups += [(share, {name: own.get(name, fail)}) for name in mode_names]
         return cls(groups)
 
     @classmethod

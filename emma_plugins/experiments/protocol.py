@@ -6,7 +6,7 @@ evaluation noise, so per-seed differences between models are paired.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..corruptions import CorruptionScheme, GaussianNoise
+from ..corruptions.scheme import CorruptionLike
 from ..data import MultiModalData, split
 from ..evaluation.metrics import task_metric
 from ..training.batches import TensorSplit
@@ -52,11 +53,16 @@ def prepare_seed(
     sigma: float,
     clean_fraction: float = 0.5,
     train_fraction: float = 0.67,
+    corruptions: Mapping[str, CorruptionLike] | None = None,
 ) -> SeedData:
-    """Split (stratified, standardized on train) and corrupt each split with the thesis scheme."""
+    """Split (stratified, standardized on train) and corrupt each split with the thesis scheme.
+
+    ``corruptions`` gives modes their own corruption kind (mode name -> corruption); the
+    others get Gaussian noise ``sigma``.
+    """
     splits = split(data, seed, train=train_fraction)
     names = list(mode_names)
-    scheme = CorruptionScheme.thesis(names, sigma=sigma, clean=clean_fraction)
+    scheme = CorruptionScheme.thesis(names, sigma=sigma, clean=clean_fraction, per_mode=corruptions)
     clean, mixed, groups = {}, {}, {}
     for offset, (name, part) in enumerate(zip(("train", "val", "test"), splits, strict=True)):
         clean[name] = _tensor_split(part, names)

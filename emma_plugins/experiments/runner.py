@@ -22,6 +22,7 @@ from ..report.table_report import write_table_outputs
 from ..spec import EmmaSpec, EvaluationSpec, TrainingSpec, parse_spec, resolve_data_path
 from .analyses import Analysis, fan_out, standard_analyses
 from .protocol import SeedData
+from .sweeps import CorruptionSweep
 from .table import (
     ModelFactory,
     SeedCallback,
@@ -100,6 +101,14 @@ def select_modes(data: MultiModalData, spec: EmmaSpec) -> MultiModalData:
                 f"gives {len(chosen)} columns for it."
             )
         modes[mode.name] = chosen
+        given = (data.shapes or {}).get(mode.field or mode.name)
+        shaped = len(mode.sample_shape) > 1
+        if shaped and given is not None and tuple(given) != mode.sample_shape:
+            raise SpecError(
+                f"mode {mode.name!r} declares shape {list(mode.sample_shape)} but the data set "
+                f"gives samples of shape {list(given)}; declare shape: {list(given)} (or a "
+                f"flat [{mode.size}])."
+            )
     used = [c for names in modes.values() for c in names]
     return MultiModalData(
         data.name,
@@ -109,6 +118,8 @@ def select_modes(data: MultiModalData, spec: EmmaSpec) -> MultiModalData:
         data.task,
         data.n_classes,
         data.description,
+        shapes={m.name: m.sample_shape for m in spec.modes if len(m.sample_shape) > 1} or None,
+        predefined_split=data.predefined_split,
     )
 
 
@@ -154,7 +165,10 @@ def run_table_experiment(
     """
     data = select_modes(data, spec)
     if analyses is True:
-        collectors: list[Analysis] = standard_analyses(spec.mode_names)
+        sweeps = [
+            CorruptionSweep.from_spec(s) for s in (spec.evaluation or EvaluationSpec()).sweeps
+        ]
+        collectors: list[Analysis] = standard_analyses(spec.mode_names, sweeps=sweeps)
     else:
         collectors = list(analyses) if analyses is not False else []
     out = Path(out_dir)
@@ -176,7 +190,11 @@ def run_table_experiment(
         + ")",
         "seeds": config.seeds,
         "training corruption": f"{config.clean_fraction:.0%} clean, the rest split evenly over "
-        f"one-mode Gaussian noise sigma={config.sigma}",
+        + (
+            f"one failing mode each ({config.describe_corruption(list(spec.mode_names))})"
+            if config.corruptions
+            else f"one-mode Gaussian noise sigma={config.sigma}"
+        ),
         "epochs (base / stage 2)": f"{config.base_epochs} / {config.epochs}",
         "regularizers": f"lambda_c={config.lambda_c}, lambda_e={config.lambda_e}",
         "annealing": config.anneal,
@@ -216,6 +234,10 @@ def table_config(spec: EmmaSpec, *, progress: bool = True) -> TableConfig:
         anneal_factor=anneal.factor if anneal else 3.0,
         balanced_loss=training.balanced_loss,
         progress=progress,
+        corruptions={
+            mode: {"kind": c.kind, **c.params()} for mode, c in training.corruption.per_mode.items()
+        },
+        missing_modes=evaluation.missing_modes,
     )
 
 

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..corruptions import Corruption, CorruptionScheme, GaussianNoise, MissingMode, make_corruption
 from ..data import MultiModalData
 from ..evaluation.stats import PairedComparison, compare
 from ..model import EmmaModel
@@ -25,7 +26,7 @@ from ..training.annealing import ColdnessAnnealing
 from ..training.loop import FitConfig
 from ..training.loss import ClassificationLoss
 from ..training.stages import train_base, train_with, train_without
-from .protocol import SeedData, choose_threshold, noisy_copy, prepare_seed, score
+from .protocol import SeedData, choose_threshold, corrupted_copy, prepare_seed, score
 
 ModelFactory = Callable[[Mapping[str, Any] | None, int], EmmaModel]
 """``factory(attention_patch, seed) -> EmmaModel``; a patch of ``None`` means no attention."""
@@ -51,6 +52,19 @@ class TableConfig:
     anneal_factor: float = 3.0
     balanced_loss: bool = True
     progress: bool = True
+    #: Mode name -> its corruption kind, ``{"kind": ..., **params}`` (else Gaussian ``sigma``).
+    corruptions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Also score every model with each mode missing (conditions ``<mode>_missing``).
+    missing_modes: bool = False
+
+    def corruption(self, mode: str) -> Corruption:
+        """The corruption a mode fails with, in the training mix and the evaluation."""
+        chosen = self.corruptions.get(mode)
+        return GaussianNoise(self.sigma) if chosen is None else make_corruption(chosen)
+
+    def describe_corruption(self, mode_names: list[str]) -> str:
+        """``mode: kind(params)`` for each mode, for reports."""
+        return ", ".join(f"{mode}: {self.corruption(mode)!r}" for mode in mode_names)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> TableConfig:
         known = {f.name for f in fields(self)}
@@ -154,10 +168,11 @@ def _evaluate(
         {"evaluation": "full_test", "condition": "clean", "value": score(model, clean, threshold)}
     )
     for i, name in enumerate(names):
+        scheme = CorruptionScheme.uniform({name: config.corruption(name)})
         draws = [
             score(
                 model,
-                noisy_copy(clean, names, name, config.sigma, seed=data.seed * 1000 + 10 * i + draw),
+                corrupted_copy(clean, names, scheme, seed=data.seed * 1000 + 10 * i + draw),
                 threshold,
             )
             for draw in range(config.noise_draws)
@@ -169,6 +184,18 @@ def _evaluate(
                 "value": float(np.mean(draws)),
             }
         )
+    if config.missing_modes:
+        for name in names:
+            absent = corrupted_copy(
+                clean, names, CorruptionScheme.uniform({name: MissingMode()}), 0
+            )
+            rows.append(
+                {
+                    "evaluation": "full_test",
+                    "condition": f"{name}_missing",
+                    "value": score(model, absent, threshold),
+                }
+            )
     return rows
 
 
@@ -326,9 +353,7 @@ def seed_values(scores: pd.DataFrame, evaluation: str, model: str, condition: st
     return [float(v) for v in rows["value"]]
 
 
-def _comparisons(
-    scores: pd.DataFrame, variants: list[Variant], mode_names: list[str]
-) -> list[PairedComparison]:
+def _comparisons(scores: pd.DataFrame, variants: list[Variant]) -> list[PairedComparison]:
     out: list[PairedComparison] = []
 
     def pair(evaluation: str, a: str, b: str, condition: str, label: str) -> PairedComparison:
@@ -341,7 +366,8 @@ def _comparisons(
         )
 
     for evaluation, where in EVALUATION_LABELS.items():
-        for condition in conditions(mode_names):
+        scored = scores.loc[scores.evaluation == evaluation, "condition"]
+        for condition in dict.fromkeys(scored):
             label = f"{condition} ({where})"
             out.append(pair(evaluation, "with", "without", condition, label))
             for variant in variants:
@@ -369,7 +395,12 @@ def run_table(
     bar = tqdm(config.seeds, desc="seeds", disable=not config.progress)
     for seed in bar:
         seed_data = prepare_seed(
-            data, mode_names, seed, sigma=config.sigma, clean_fraction=config.clean_fraction
+            data,
+            mode_names,
+            seed,
+            sigma=config.sigma,
+            clean_fraction=config.clean_fraction,
+            corruptions={mode: config.corruption(mode) for mode in config.corruptions},
         )
         outcome = run_seed(factory, seed_data, config, variants)
         scores += outcome.scores
@@ -381,7 +412,7 @@ def run_table(
     return TableResult(
         frame,
         pd.DataFrame(diagnostics),
-        _comparisons(frame, variants, mode_names),
+        _comparisons(frame, variants),
         metric,
         list(mode_names),
     )

@@ -37,7 +37,8 @@ def _model_order(result: TableResult) -> list[str]:
 
 
 def _conditions(result: TableResult) -> list[str]:
-    return ["clean", *[f"{m}_noisy" for m in result.mode_names]]
+    """Every scored condition, in the order the evaluation produced them."""
+    return [str(c) for c in dict.fromkeys(result.scores["condition"])]
 
 
 def plot_table(result: TableResult, path: Path) -> Path:

@@ -271,6 +271,7 @@ def _cross_field_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
             "out_features": spec.out_features,
         }
         contexts.append(("network", spec.network, network_context))
+    yield from _corrupted_mode_issues(spec)
     for location, component, context in contexts:
         check = getattr(component, "check_context", None)
         if check is None:
@@ -279,6 +280,23 @@ def _cross_field_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
             check(**context)
         except ValueError as exc:
             yield SpecIssue(location, str(exc))
+
+
+def _corrupted_mode_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
+    """Per-mode training corruptions and evaluation sweeps must name modes of the spec."""
+    names = spec.mode_names
+    named: list[tuple[str, str]] = []
+    if spec.training is not None:
+        named += [
+            (f"training.corruption.per_mode.{m}", m) for m in spec.training.corruption.per_mode
+        ]
+    if spec.evaluation is not None:
+        named += [
+            (f"evaluation.sweeps[{i}].mode", s.mode) for i, s in enumerate(spec.evaluation.sweeps)
+        ]
+    for location, mode in named:
+        if mode not in names:
+            yield SpecIssue(location, f"no mode {mode!r}; the modes are {', '.join(names)}")
 
 
 def _energy_input_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .components import ComponentSpec, CrossFieldError, Family
 from .paths import DataPath, check_data_path
@@ -65,6 +65,12 @@ class CorruptionTrainingSpec(BaseModel):
     clean_fraction: float = Field(
         0.5, ge=0, lt=1, description="Share of clean samples; the rest is split evenly by mode."
     )
+    per_mode: dict[str, Annotated[ComponentSpec, Family("corruption")]] = Field(
+        default_factory=dict,
+        description="Mode name -> its own corruption kind, e.g. {image: {kind: pixel_noise, "
+        "sigma: 1.0}, audio: {kind: white_noise, snr_db: 0}}; modes not named get Gaussian "
+        "noise sigma. Used in the training mix and the evaluation's <mode>_noisy conditions.",
+    )
 
 
 class TrainingSpec(BaseModel):
@@ -107,6 +113,47 @@ class VariantSpec(BaseModel):
     training: dict[str, Any] = Field(
         default_factory=dict, description="Training settings that differ, e.g. {lambda_e: 0}."
     )
+
+
+class SweepSpec(BaseModel):
+    """A robustness sweep of one mode: a corruption kind with one parameter set to each level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: str = Field(min_length=1, description="The mode to corrupt.")
+    corruption: Annotated[ComponentSpec, Family("corruption")] = Field(
+        description="The corruption kind and its fixed parameters, e.g. {kind: white_noise}."
+    )
+    param: str = Field(
+        min_length=1, description="The parameter that sets the strength, e.g. sigma or snr_db."
+    )
+    levels: list[float] = Field(
+        min_length=1,
+        description="Values of param from mild to severe, e.g. [20, 10, 0, -10] for snr_db; "
+        "the clean test split is always scored beside them.",
+    )
+
+    @model_validator(mode="after")
+    def _param_of_the_kind(self) -> SweepSpec:
+        registration = type(self.corruption).registration
+        if registration is None:  # the loose stand-in: kinds are checked by the full spec
+            return self
+        fields = sorted(set(registration.params.model_fields) - {"kind"})
+        if self.param not in fields:
+            raise CrossFieldError.at(
+                "param",
+                f"{self.param!r} is not a parameter of corruption {self.corruption.kind!r}; "
+                f"choose one of {', '.join(fields) or '(it has none)'}",
+            )
+        for index, level in enumerate(self.levels):
+            try:
+                registration.params.model_validate({**self.corruption.params(), self.param: level})
+            except ValidationError as exc:
+                reason = "; ".join(str(error["msg"]) for error in exc.errors())
+                raise CrossFieldError.at(
+                    f"levels[{index}]", f"{self.param}={level:g}: {reason}"
+                ) from None
+        return self
 
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -189,6 +236,15 @@ class EvaluationSpec(BaseModel):
     )
     variants: list[VariantSpec] = Field(
         default_factory=list, description="Ablations of model-with, on the same seeds."
+    )
+    missing_modes: bool = Field(
+        False, description="Also score each model with one mode missing (<mode>_missing)."
+    )
+    sweeps: list[SweepSpec] = Field(
+        default_factory=list,
+        description="Robustness sweeps of one mode's corruption kind over levels (e.g. pixel "
+        "noise sigma on an image, white-noise SNR on audio), run as the corruption_sweep "
+        "analysis.",
     )
     grid: GridSpec | None = Field(
         None, description="Hyperparameter grid of model-with (`emma grid`); default: the thesis'."

@@ -7,15 +7,19 @@ Each analysis is a collector: pass it (or several, through `fan_out`) as ``on_se
 * `PotentialNoiseAnalysis`: potential versus noise and out of distribution (6.1-6.2);
 * `AttentionNoiseAnalysis`: importance and attention versus noise (6.3-6.6);
 * `TotalEnergyAnalysis`: total energy as uncertainty (6.7);
-* `RobustnessAnalysis`: robustness generalisation beyond the training noise (6.8-6.10).
+* `RobustnessAnalysis`: robustness generalisation beyond the training noise (6.8-6.10);
+* `CorruptionSweepAnalysis`: the same questions for one mode's corruption kind over its
+  levels (pixel noise on an image, white noise at a falling SNR on audio).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..sweeps import CorruptionSweep
 from .attention_noise import AttentionNoiseAnalysis, AttentionNoiseResult
 from .common import DEFAULT_SIGMAS, Analysis, fan_out, normalised_area
+from .corruption_sweep import CorruptionSweepAnalysis, CorruptionSweepResult
 from .potential_noise import (
     EstimatorFactory,
     PotentialNoiseAnalysis,
@@ -30,6 +34,8 @@ __all__ = [
     "Analysis",
     "AttentionNoiseAnalysis",
     "AttentionNoiseResult",
+    "CorruptionSweepAnalysis",
+    "CorruptionSweepResult",
     "EstimatorFactory",
     "PotentialNoiseAnalysis",
     "PotentialNoiseResult",
@@ -51,12 +57,15 @@ def standard_analyses(
     max_rows: int | None = 1000,
     estimator_factory: EstimatorFactory | None = None,
     ood: bool = True,
+    sweeps: Sequence[CorruptionSweep] = (),
 ) -> list[Analysis]:
-    """The four analyses with shared settings, in report order.
+    """The four analyses with shared settings, in report order, plus the corruption-kind
+    sweeps when ``sweeps`` names any.
 
     ``max_rows`` caps the test rows of the per-sample sweeps (potential, attention); the
-    metric sweeps (total energy, robustness) use the whole test split.
+    metric sweeps (total energy, robustness, corruption kinds) use the whole test split.
     """
+    kinds: list[Analysis] = [CorruptionSweepAnalysis(mode_names, sweeps)] if sweeps else []
     return [
         PotentialNoiseAnalysis(
             mode_names,
@@ -68,4 +77,5 @@ def standard_analyses(
         AttentionNoiseAnalysis(mode_names, sigmas=sigmas, max_rows=max_rows),
         TotalEnergyAnalysis(mode_names, sigmas=sigmas),
         RobustnessAnalysis(mode_names, sigmas=sigmas),
+        *kinds,
     ]

@@ -9,7 +9,7 @@ the areas are compared across seeds: with against without and base, variants aga
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,32 +112,14 @@ class RobustnessAnalysis:
         areas = curve_areas(curves)
         return RobustnessResult(curves, areas, self._comparisons(areas), self.metric)
 
-    def _pairs(self, models: Sequence[str]) -> list[tuple[str, str]]:
-        if self.reference not in models:
-            return []
-        pairs = [(self.reference, b) for b in self.baselines if b in models]
-        prefix = f"{self.reference}["
-        return pairs + [(m, self.reference) for m in models if m.startswith(prefix)]
-
     def _comparisons(self, areas: pd.DataFrame) -> list[PairedComparison]:
-        if areas.empty:
-            return []
-        out = []
-        for a, b in self._pairs(list(dict.fromkeys(areas["model"]))):
-            for mode in self.mode_names:
-                chosen = areas[areas["mode"] == mode].pivot_table(
-                    index="seed", columns="model", values="area"
-                )
-                out.append(
-                    compare(
-                        chosen[a].tolist(),
-                        chosen[b].tolist(),
-                        a=a,
-                        b=b,
-                        condition=f"the area under {self.metric} with noise on {mode}",
-                    )
-                )
-        return out
+        return area_comparisons(
+            areas,
+            self.mode_names,
+            reference=self.reference,
+            baselines=self.baselines,
+            condition=lambda mode: f"the area under {self.metric} with noise on {mode}",
+        )
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """CSV files and the figure ``robustness.png``."""
@@ -190,12 +172,51 @@ class RobustnessAnalysis:
         return "\n".join([*lines, ""])
 
 
-def curve_areas(curves: pd.DataFrame) -> pd.DataFrame:
-    """Per seed, model and mode, the normalised area of ``value`` over ``sigma``."""
+def area_pairs(
+    models: Sequence[str], reference: str, baselines: Sequence[str]
+) -> list[tuple[str, str]]:
+    """``(reference, baseline)`` for each baseline present, then ``(reference[v], reference)``
+    for each variant of the reference."""
+    if reference not in models:
+        return []
+    pairs = [(reference, b) for b in baselines if b in models]
+    prefix = f"{reference}["
+    return pairs + [(m, reference) for m in models if m.startswith(prefix)]
+
+
+def area_comparisons(
+    areas: pd.DataFrame,
+    mode_names: Sequence[str],
+    *,
+    reference: str,
+    baselines: Sequence[str],
+    condition: Callable[[str], str],
+) -> list[PairedComparison]:
+    """Paired comparisons (over seeds) of the curve areas on each mode: the reference
+    against each baseline, each of its variants against it; ``condition(mode)`` labels them."""
+    if areas.empty:
+        return []
+    out = []
+    for a, b in area_pairs(list(dict.fromkeys(areas["model"])), reference, baselines):
+        for mode in mode_names:
+            chosen = areas[areas["mode"] == mode].pivot_table(
+                index="seed", columns="model", values="area"
+            )
+            if chosen.empty:
+                continue
+            out.append(
+                compare(chosen[a].tolist(), chosen[b].tolist(), a=a, b=b, condition=condition(mode))
+            )
+    return out
+
+
+def curve_areas(curves: pd.DataFrame, x: str = "sigma") -> pd.DataFrame:
+    """Per seed, model and mode, the normalised area of ``value`` over ``x`` (any monotone
+    grid: the area is the curve's mean height, whichever way the levels run)."""
     columns = ["seed", "model", "mode", "area"]
     if curves.empty:
         return pd.DataFrame(columns=columns)
-    wide = curves.pivot_table(index=["seed", "model", "mode"], columns="sigma", values="value")
+    wide = curves.pivot_table(index=["seed", "model", "mode"], columns=x, values="value")
     wide = wide.sort_index(axis=1)
     areas = normalised_area(wide.columns.to_numpy(dtype=float), wide.to_numpy())
     frame: Any = wide.index.to_frame(index=False)

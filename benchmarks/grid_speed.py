@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -49,7 +51,7 @@ def run(configs: int, workers: int, epochs: int, rows: int | None, rerun: bool) 
         f"{len(points)} of {len(every)} configurations, {workers} worker(s), "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    records: list[dict[str, object]] = []
+    records: list[dict[str, Any]] = []
     with GridExecutor(job, workers) as executor:
         start = time.perf_counter()
         executor.run([("select", p, THESIS.selection_seed) for p in points], records.append)
@@ -63,7 +65,21 @@ def run(configs: int, workers: int, epochs: int, rows: int | None, rerun: bool) 
             f"(target {TARGET_MINUTES:.0f} min; ratio target/estimate "
             f"{TARGET_MINUTES * 60 / total_select:.2f})"
         )
-        result = {"per_config_s": per_config, "selection_total_s": total_select}
+        # the median leaves out each worker's first configuration, which also paid for the
+        # seed's base model and stage 1
+        cpu = statistics.median(float(r["cpu_seconds"]) for r in records)
+        idle_select = cpu * len(every) / workers
+        print(
+            f"CPU time per configuration (one worker): {cpu:.2f} s; on {workers} idle cores "
+            f"all {len(every)}: {idle_select / 60:.1f} min (ratio target/estimate "
+            f"{TARGET_MINUTES * 60 / idle_select:.2f})"
+        )
+        result = {
+            "per_config_s": per_config,
+            "selection_total_s": total_select,
+            "per_config_cpu_s": cpu,
+            "idle_selection_total_s": idle_select,
+        }
         if not rerun:
             return result
         top = points[: THESIS.top]
@@ -73,6 +89,9 @@ def run(configs: int, workers: int, epochs: int, rows: int | None, rerun: bool) 
     seeds = len(THESIS.rerun_seeds)
     total_rerun = batch_s * math.ceil(seeds / workers)
     total = total_select + total_rerun
+    reruns = [r for r in records if r["kind"] == "rerun"]
+    seed_cpu = sum(float(r["cpu_seconds"]) for r in reruns) / len(reruns)
+    idle_total = idle_select + seed_cpu * seeds / workers
     print(
         f"rerun of the top {len(top)} (base, without, {len(top)} x with): {batch_s:.1f} s per "
         f"{workers} seed(s) side by side; {seeds} seeds: {total_rerun / 60:.1f} min"
@@ -81,7 +100,12 @@ def run(configs: int, workers: int, epochs: int, rows: int | None, rerun: bool) 
         f"extrapolated grid + reruns: {total / 60:.1f} min "
         f"(ratio target/estimate {TARGET_MINUTES * 60 / total:.2f})"
     )
-    return result | {"rerun_total_s": total_rerun, "total_s": total}
+    print(
+        f"CPU time per rerun seed (one worker): {seed_cpu:.1f} s; on {workers} idle cores "
+        f"grid + reruns: {idle_total / 60:.1f} min (ratio target/estimate "
+        f"{TARGET_MINUTES * 60 / idle_total:.2f})"
+    )
+    return result | {"rerun_total_s": total_rerun, "total_s": total, "idle_total_s": idle_total}
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:

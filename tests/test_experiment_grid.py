@@ -43,7 +43,7 @@ def _config(**overrides: Any) -> GridConfig:
 
 
 def _validation_view(result: GridResult) -> pd.DataFrame:
-    return result.selection.drop(columns=["seconds"])
+    return result.selection.drop(columns=["seconds", "cpu_seconds"])
 
 
 @pytest.fixture(scope="module")

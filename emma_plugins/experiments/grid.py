@@ -75,7 +75,7 @@ class GridPoint:
 
     @property
     def key(self) -> str:
-        return f"rho={self.rho:g},lambda_e={self.lambda_e:g},lambda_c={self.lambda_c:g}"
+        return f"rho={self.rho:g} lambda_e={self.lambda_e:g} lambda_c={self.lambda_c:g}"
 
     @property
     def model_name(self) -> str:
@@ -180,7 +180,7 @@ class GridTrainer:
 
     def select(self, point: GridPoint, seed: int) -> dict[str, Any]:
         """Train one configuration on ``seed`` and score it on validation data only."""
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         state = self._seed(seed)
         item = train_variant(
             self.factory,
@@ -205,11 +205,13 @@ class GridTrainer:
             "best_epoch": item.best_epoch,
             "capacity": float(attention.capacity().detach()) if attention is not None else None,
             "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu,
         }
 
     def rerun(self, seed: int, points: list[GridPoint]) -> dict[str, Any]:
         """base, without and every configuration of ``points`` on ``seed``, scored on test."""
         config = self.job.table
+        start, cpu = time.perf_counter(), time.process_time()
         data = prepare_seed(
             self.job.data,
             self.job.mode_names,
@@ -226,11 +228,17 @@ class GridTrainer:
             "configs": [p.key for p in points],
             "scores": outcome.scores,
             "diagnostics": outcome.diagnostics,
+            "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu,
         }
 
     def run(self, task: tuple[Any, ...]) -> dict[str, Any]:
-        method: Callable[..., dict[str, Any]] = getattr(self, task[0])
-        return method(*task[1:])
+        """``("select", point, seed)`` or ``("rerun", seed, points)``."""
+        if task[0] == "select":
+            return self.select(*task[1:])
+        if task[0] == "rerun":
+            return self.rerun(*task[1:])
+        raise ValueError(f"unknown grid task {task[0]!r}; expected 'select' or 'rerun'.")
 
 
 _WORKER: GridTrainer | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from _experiment_samples import breast_cancer_spec, small_data
 
@@ -101,3 +102,25 @@ def test_fit_estimators_needs_attention() -> None:
         assert "attention disabled" in str(exc)
     else:
         raise AssertionError("fit_estimators on a bare network must fail")
+
+
+@pytest.mark.parametrize("apply_to", ["inputs", "encodings"])
+def test_compensation_covers_encoder_fusion_on_inputs_and_encodings(apply_to: str) -> None:
+    data = prepare_seed(small_data(), ["mean", "error", "worst"], seed=0, sigma=0.5)
+    torch.manual_seed(0)
+    spec = breast_cancer_spec(apply_to=apply_to)
+    spec["network"] = {"kind": "encoder_fusion", "encoder": [6], "head": [4]}
+    model = build(spec)
+    fit_estimators(model, data.clean["train"])
+    model.attention.importance.set_coldness(1e-6)
+    batch = data.clean["val"]
+    with torch.no_grad():
+        bare = model.network(batch.modes)
+        compensate_initial_attention(model.network, n_modes=3, apply_to=apply_to)
+        weighted = model(batch.modes).output
+    torch.testing.assert_close(weighted, bare, rtol=1e-4, atol=1e-4)
+
+
+def test_compensation_for_encodings_needs_the_network_to_name_its_layers() -> None:
+    with pytest.raises(ValueError, match="input_layers"):
+        compensate_initial_attention(torch.nn.Sequential(torch.nn.Linear(2, 1)), 2, "encodings")

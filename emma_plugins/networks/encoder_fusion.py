@@ -63,3 +63,9 @@ class EncoderFusion(nn.Module):
 
     def forward(self, modes: Sequence[Tensor]) -> Tensor:
         return self.fuse(self.encode(modes))
+
+    def input_layers(self, apply_to: str = "inputs") -> list[nn.Linear]:
+        """The layers that read what attention weighs: each encoder's first layer, or the
+        head's first layer when the weights apply to the encodings."""
+        stacks = self.encoders if apply_to == "inputs" else [self.head]
+        return [next(m for m in stack.modules() if isinstance(m, nn.Linear)) for stack in stacks]

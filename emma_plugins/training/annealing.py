@@ -34,11 +34,20 @@ class ColdnessAnnealing:
         return self.rho
 
 
-def first_linear_layers(network: nn.Module) -> list[nn.Linear]:
-    """The layers that read the network's inputs: ``network.input_layers()`` or the first Linear."""
+def first_linear_layers(network: nn.Module, apply_to: str = "inputs") -> list[nn.Linear]:
+    """The layers that read what EMMA weighs.
+
+    A network may say itself with ``input_layers(apply_to)``; otherwise, for weights on the
+    inputs, it is the first Linear layer found.
+    """
     custom = getattr(network, "input_layers", None)
     if callable(custom):
-        return list(custom())
+        return list(custom(apply_to))
+    if apply_to != "inputs":
+        raise ValueError(
+            f"{type(network).__name__} does not say which layers read its encodings: give it an "
+            "input_layers(apply_to) method to anneal with apply_to: encodings."
+        )
     for module in network.modules():
         if isinstance(module, nn.Linear):
             return [module]
@@ -46,9 +55,11 @@ def first_linear_layers(network: nn.Module) -> list[nn.Linear]:
 
 
 @torch.no_grad()
-def compensate_initial_attention(network: nn.Module, n_modes: int) -> None:
+def compensate_initial_attention(
+    network: nn.Module, n_modes: int, apply_to: str = "inputs"
+) -> None:
     """Divide input-layer weights by tanh(1/M), so a fresh EMMA with uniform importance,
     ``g_a = 1`` and ``b_a = 0`` (beta = tanh(1/M) for every mode) initially changes nothing."""
     scale = math.tanh(1.0 / n_modes)
-    for layer in first_linear_layers(network):
+    for layer in first_linear_layers(network, apply_to):
         layer.weight.div_(scale)

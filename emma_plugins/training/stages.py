@@ -90,7 +90,9 @@ def train_with(
         adopt_estimators(model, estimators_from)
     model.network.load_state_dict(base.network.state_dict())
     if anneal is not None:
-        compensate_initial_attention(model.network, n_modes=len(train.modes))
+        compensate_initial_attention(
+            model.network, n_modes=len(train.modes), apply_to=model.apply_to
+        )
     with torch.no_grad():
         model.attention.constrain_()
     result = fit(model, train, val, loss, replace(config, desc="with", annealing=anneal))

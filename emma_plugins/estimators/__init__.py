@@ -2,12 +2,13 @@
 
 from .base import EnergyEstimator, as_tensor
 from .dae import TiedDAE, TiedDAEParams
-from .structured import StructuredEnergy, StructuredEnergyParams
+from .structured import StructuredEnergy, StructuredEnergyParams, StructuredTraining
 
 __all__ = [
     "EnergyEstimator",
     "StructuredEnergy",
     "StructuredEnergyParams",
+    "StructuredTraining",
     "TiedDAE",
     "TiedDAEParams",
     "as_tensor",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +47,20 @@ class StructuredEnergyParams(BaseModel):
     batch_size: int = Field(64, ge=1, description="Mini-batch size.")
     lr: float = Field(1e-3, gt=0, description="Adam learning rate.")
     seed: int = Field(0, description="Seed of initialisation, shuffling and noise.")
+
+
+class StructuredTraining(TypedDict, total=False):
+    """The training keywords of `StructuredEnergy`, which a subclass passes on unchanged.
+
+    A subclass declares only its ``phi``'s sizes and takes these as
+    ``**training: Unpack[StructuredTraining]``, so their defaults live in one place.
+    """
+
+    sigma: float
+    epochs: int
+    batch_size: int
+    lr: float
+    seed: int
 
 
 @contextmanager

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from torch import Tensor, nn
 
 from emma_plugins.estimators import StructuredEnergy, StructuredEnergyParams
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from emma_plugins.estimators import StructuredTraining
 
 
 def _image_shape(shape: Sequence[int]) -> tuple[int, int, int]:
@@ -76,11 +82,7 @@ class ConvEnergy(StructuredEnergy):
         channels: Sequence[int] = (16, 32),
         features: int = 64,
         experts: int = 64,
-        sigma: float = 0.1,
-        epochs: int = 20,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        seed: int = 0,
+        **training: Unpack[StructuredTraining],
     ) -> None:
         image = _image_shape(shape)
         super().__init__(
@@ -88,10 +90,6 @@ class ConvEnergy(StructuredEnergy):
             lambda: ConvFeatures(image, channels, features),
             features=features,
             experts=experts,
-            sigma=sigma,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
+            **training,
         )
         self.channels = tuple(channels)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 from torch import Tensor, nn
 
 from emma_plugins.estimators import StructuredEnergy, StructuredEnergyParams
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from emma_plugins.estimators import StructuredTraining
 
 
 def _sequence_shape(shape: Sequence[int]) -> tuple[int, int]:
@@ -66,11 +71,7 @@ class LSTMEnergy(StructuredEnergy):
         hidden: int = 32,
         layers: int = 1,
         experts: int = 32,
-        sigma: float = 0.1,
-        epochs: int = 20,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        seed: int = 0,
+        **training: Unpack[StructuredTraining],
     ) -> None:
         sequence = _sequence_shape(shape)
         super().__init__(
@@ -78,10 +79,6 @@ class LSTMEnergy(StructuredEnergy):
             lambda: RecurrentFeatures(sequence, hidden, layers),
             features=hidden,
             experts=experts,
-            sigma=sigma,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
+            **training,
         )
         self.hidden, self.layers = hidden, layers

@@ -26,6 +26,16 @@ class TiedDAEParams(BaseModel):
     seed: int = Field(0, description="Seed of initialisation, shuffling and noise.")
 
 
+def glorot_uniform(rows: int, columns: int, seed: int) -> Tensor:
+    """A ``(rows, columns)`` weight from ``U(-b, b)``, ``b = sqrt(6 / (rows + columns))``.
+
+    Drawn from its own generator seeded with ``seed``, so the global one is left alone.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    bound = math.sqrt(6.0 / (rows + columns))
+    return (torch.rand(rows, columns, generator=generator) * 2 - 1) * bound
+
+
 class TiedDAE(EnergyEstimator):
     """Tied-weight DAE: ``r(x) = W^T sigmoid(W x + b_h) + b_r``.
 
@@ -50,10 +60,7 @@ class TiedDAE(EnergyEstimator):
         self.in_features = math.prod(self.shape)
         self.hidden, self.sigma, self.epochs = hidden, sigma, epochs
         self.batch_size, self.lr, self.seed = batch_size, lr, seed
-        generator = torch.Generator().manual_seed(seed)
-        bound = math.sqrt(6.0 / (self.in_features + hidden))
-        weight = (torch.rand(hidden, self.in_features, generator=generator) * 2 - 1) * bound
-        self.weight = nn.Parameter(weight)
+        self.weight = nn.Parameter(glorot_uniform(hidden, self.in_features, seed))
         self.hidden_bias = nn.Parameter(torch.zeros(hidden))
         self.output_bias = nn.Parameter(torch.zeros(self.in_features))
 
@@ -66,10 +73,13 @@ class TiedDAE(EnergyEstimator):
         quadratic = 0.5 * (flat - self.output_bias).square().sum(dim=1)
         return quadratic - F.softplus(pre).sum(dim=1)
 
+    def encode(self, x: Tensor) -> Tensor:
+        """The hidden units ``sigmoid(W x + b_h)``, ``(N, hidden)``."""
+        return torch.sigmoid(F.linear(self._flat(x), self.weight, self.hidden_bias))
+
     def reconstruct(self, x: Tensor) -> Tensor:
         """``r(x)``, in the input's shape."""
-        hidden = torch.sigmoid(F.linear(self._flat(x), self.weight, self.hidden_bias))
-        return (hidden @ self.weight + self.output_bias).reshape(x.shape)
+        return (self.encode(x) @ self.weight + self.output_bias).reshape(x.shape)
 
     def reconstruction_field(self, x: Tensor) -> Tensor:
         """``r(x) - x``, which equals ``-grad Psi(x)`` for tied weights."""

@@ -11,45 +11,25 @@ Tests use it to show that the tied DAE's field-equals-gradient check can fail.
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..estimators import TiedDAE
+from ..estimators.dae import glorot_uniform
 
 
 class UntiedDAE(TiedDAE):
     """Control only: ``r(x) = W_g^T sigmoid(W_f x + b_h) + b_r`` with ``W_g`` free of ``W_f``."""
 
-    def __init__(
-        self,
-        shape: tuple[int, ...] | int,
-        hidden: int = 12,
-        sigma: float = 0.01,
-        epochs: int = 30,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            shape,
-            hidden=hidden,
-            sigma=sigma,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-        )
+    def __init__(self, shape: tuple[int, ...] | int, **params: Any) -> None:
+        """``params``: the tied DAE's (``hidden``, ``sigma``, ``epochs``, ``seed``, ...)."""
+        super().__init__(shape, **params)
         # Same Glorot bound as the encoder, but an independent draw: the two matrices must
         # differ from the start, otherwise the control would begin as a tied DAE.
-        generator = torch.Generator().manual_seed(seed + 1)
-        bound = math.sqrt(6.0 / (self.in_features + hidden))
-        decoder = (torch.rand(hidden, self.in_features, generator=generator) * 2 - 1) * bound
+        decoder = glorot_uniform(self.hidden, self.in_features, self.seed + 1)
         self.decoder_weight = nn.Parameter(decoder)
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """``r(x)`` through the separate decoder weight, in the input's shape."""
-        hidden = torch.sigmoid(F.linear(self._flat(x), self.weight, self.hidden_bias))
-        return (hidden @ self.decoder_weight + self.output_bias).reshape(x.shape)
+        return (self.encode(x) @ self.decoder_weight + self.output_bias).reshape(x.shape)

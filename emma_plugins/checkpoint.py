@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from torch import Tensor, nn
 
+from .atomic import write_atomic
 from .builder import build
 from .errors import CheckpointError, SpecError
 from .model import EmmaModel
@@ -40,19 +40,8 @@ MANIFEST_FILE = "checkpoint.json"
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed before the rename
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    """Write ``data`` atomically (`write_atomic`), then make the rename itself durable."""
+    write_atomic(path, lambda handle: handle.write(data))
     _fsync_directory(path.parent)
 
 

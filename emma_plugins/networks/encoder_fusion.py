@@ -13,7 +13,8 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from .layers import LayerParams, Widths, flat_sizes, mlp_stack
+from .layers import LayerParams, Widths, mlp_stack
+from .per_mode import per_mode_encoders
 
 
 class EncoderFusionParams(LayerParams):
@@ -42,13 +43,11 @@ class EncoderFusion(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if not encoder:
-            raise ValueError("encoder_fusion: encoder needs at least one width.")
         self.out_features = out_features
-        self.encoding_width = encoder[-1]
-        self.encoders = nn.ModuleList(
-            mlp_stack(size, encoder, None, activation, dropout) for size in flat_sizes(mode_shapes)
+        self.encoders = per_mode_encoders(
+            "encoder_fusion", mode_shapes, encoder, activation, dropout
         )
+        self.encoding_width = encoder[-1]
         width = self.encoding_width * len(self.encoders)
         self.head = mlp_stack(width, head, out_features, activation, dropout)
 

@@ -8,7 +8,8 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from .layers import LayerParams, Widths, flat_sizes, mlp_stack
+from .layers import LayerParams, Widths
+from .per_mode import per_mode_stacks
 
 
 class LateFusionParams(LayerParams):
@@ -32,10 +33,7 @@ class LateFusion(nn.Module):
     ) -> None:
         super().__init__()
         self.out_features = out_features
-        self.heads = nn.ModuleList(
-            mlp_stack(size, hidden, out_features, activation, dropout)
-            for size in flat_sizes(mode_shapes)
-        )
+        self.heads = per_mode_stacks(mode_shapes, hidden, out_features, activation, dropout)
 
     def forward(self, modes: Sequence[Tensor]) -> Tensor:
         logits = [head(x.flatten(1)) for head, x in zip(self.heads, modes, strict=True)]

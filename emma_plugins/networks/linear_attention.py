@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from .interfaces import LastForward
 from .layers import LayerParams, Widths, mlp_stack
-from .per_mode import per_mode_stacks, run_per_mode
+from .per_mode import per_mode_encoders, run_per_mode
 
 
 class LinearAttentionParams(LayerParams):
@@ -47,11 +47,11 @@ class LinearAttention(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if not encoder:
-            raise ValueError("linear_attention: encoder needs at least one width.")
         self.out_features = out_features
+        self.encoders = per_mode_encoders(
+            "linear_attention", mode_shapes, encoder, activation, dropout
+        )
         n_modes, width = len(mode_shapes), encoder[-1]
-        self.encoders = per_mode_stacks(mode_shapes, encoder, None, activation, dropout)
         self.attend = nn.Linear(n_modes * width, n_modes)
         self.head = mlp_stack(width, head, out_features, activation, dropout)
         self._last = LastForward("linear_attention")

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from .class_logits import class_count, to_output_logits
 from .interfaces import LastForward, LossFn
 from .layers import LayerParams, Widths, flat_sizes, mlp_stack
-from .per_mode import per_mode_stacks, run_per_mode
+from .per_mode import per_mode_encoders, run_per_mode
 
 
 class MMDynamicsParams(LayerParams):
@@ -62,13 +62,11 @@ class MMDynamics(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if not encoder:
-            raise ValueError("mmdynamics: encoder needs at least one width.")
         self.out_features = out_features
         self.sparsity, self.confidence_weight = sparsity, confidence_weight
-        width, n_modes, k = encoder[-1], len(mode_shapes), class_count(out_features)
         self.gates = nn.ModuleList(nn.Linear(size, size) for size in flat_sizes(mode_shapes))
-        self.encoders = per_mode_stacks(mode_shapes, encoder, None, activation, dropout)
+        self.encoders = per_mode_encoders("mmdynamics", mode_shapes, encoder, activation, dropout)
+        width, n_modes, k = encoder[-1], len(mode_shapes), class_count(out_features)
         self.classifiers = nn.ModuleList(nn.Linear(width, k) for _ in range(n_modes))
         self.confidences = nn.ModuleList(nn.Linear(width, 1) for _ in range(n_modes))
         self.head = mlp_stack(n_modes * width, head, out_features, activation, dropout)

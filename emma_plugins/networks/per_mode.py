@@ -24,6 +24,19 @@ def per_mode_stacks(
     )
 
 
+def per_mode_encoders(
+    network: str,
+    mode_shapes: Sequence[Sequence[int]],
+    widths: Sequence[int],
+    activation: str = "relu",
+    dropout: float = 0.0,
+) -> nn.ModuleList:
+    """An encoder per mode whose last width is the encoding width every mode shares."""
+    if not widths:
+        raise ValueError(f"{network}: encoder needs at least one width.")
+    return per_mode_stacks(mode_shapes, widths, None, activation, dropout)
+
+
 def run_per_mode(modules: nn.ModuleList, inputs: Sequence[Tensor]) -> Tensor:
     """``[N, M, width]``: module ``m`` applied to mode ``m`` (flattened); widths must agree."""
     if len(inputs) != len(modules):

@@ -40,11 +40,42 @@ from .common import (
 QUANTITIES = {"importance": "importance α", "attention": "attention β"}
 
 
-def _mean_scores(report: AttentionReport, n_blocks: int) -> dict[str, np.ndarray]:
+def mean_scores(report: AttentionReport, n_blocks: int) -> dict[str, np.ndarray]:
     """Per block and mode, the mean over samples of alpha and beta: ``(S, M)`` each."""
     return {
         name: blocks(getattr(report, name).numpy(), n_blocks).mean(axis=1) for name in QUANTITIES
     }
+
+
+def plot_quantity_bands(
+    frame: pd.DataFrame,
+    path: Path,
+    *,
+    x: str,
+    group: str,
+    group_prefix: str,
+    xlabel: str,
+    mode_names: Sequence[str],
+) -> Path:
+    """Mean alpha and beta of every mode against ``x``: a row of panels per quantity, a
+    panel per value of the ``group`` column (titled ``<quantity>, <group_prefix><value>``)."""
+    long = frame.melt(
+        id_vars=["seed", group, x, "mode"], value_vars=list(QUANTITIES), var_name="quantity"
+    )
+    long["panel"] = long["quantity"].map(QUANTITIES) + ", " + group_prefix + long[group]
+    return plot_bands(
+        long,
+        path,
+        x=x,
+        y="value",
+        panel="panel",
+        line="mode",
+        ylabel="mean score",
+        xlabel=xlabel,
+        line_order=mode_names,
+        ylim=(0.0, 1.0),
+        rows=len(QUANTITIES),
+    )
 
 
 @dataclass
@@ -100,7 +131,7 @@ class AttentionNoiseAnalysis:
         _, report = forward_with_report(model, noise_grid(test, sweep, data.seed * 37))
         means = {
             k: v.reshape(n_modes, n_levels, n_modes)
-            for k, v in _mean_scores(report, len(sweep)).items()
+            for k, v in mean_scores(report, len(sweep)).items()
         }
         noisy, level, mode = np.meshgrid(
             np.arange(n_modes), np.arange(n_levels), np.arange(n_modes), indexing="ij"
@@ -132,7 +163,7 @@ class AttentionNoiseAnalysis:
         grid = np.zeros((a.size, len(self.mode_names)), dtype=np.float32)
         grid[:, 0], grid[:, 1] = a.ravel(), b.ravel()
         _, report = forward_with_report(model, noise_grid(test, grid, data.seed * 41))
-        means = _mean_scores(report, len(grid))
+        means = mean_scores(report, len(grid))
         n_points, n_modes = len(grid), len(self.mode_names)
         self._surface.append(
             pd.DataFrame(
@@ -162,24 +193,14 @@ class AttentionNoiseAnalysis:
             "curves": write_csv(out / "attention_noise_curves.csv", result.curves),
             "shifts": write_csv(out / "attention_shifts.csv", result.shifts),
         }
-        long = result.curves.melt(
-            id_vars=["seed", "noisy_mode", "sigma", "mode"],
-            value_vars=list(QUANTITIES),
-            var_name="quantity",
-        )
-        long["panel"] = long["quantity"].map(QUANTITIES) + ", noise on " + long["noisy_mode"]
-        paths["figure"] = plot_bands(
-            long,
+        paths["figure"] = plot_quantity_bands(
+            result.curves,
             out / "attention_vs_noise.png",
             x="sigma",
-            y="value",
-            panel="panel",
-            line="mode",
-            ylabel="mean score",
+            group="noisy_mode",
+            group_prefix="noise on ",
             xlabel="noise sigma on one mode",
-            line_order=self.mode_names,
-            ylim=(0.0, 1.0),
-            rows=len(QUANTITIES),
+            mode_names=self.mode_names,
         )
         if not result.surface.empty:
             paths["surface"] = write_csv(out / "attention_surface.csv", result.surface)

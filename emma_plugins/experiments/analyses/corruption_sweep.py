@@ -33,7 +33,7 @@ from ...training.batches import TensorSplit
 from ..protocol import SeedData
 from ..sweeps import CorruptionSweep, sweep_grid
 from ..table import SeedOutcome
-from .attention_noise import QUANTITIES
+from .attention_noise import QUANTITIES, mean_scores, plot_quantity_bands
 from .common import (
     attention_model,
     block_metric,
@@ -141,7 +141,7 @@ class CorruptionSweepAnalysis:
         )
         if report is None:
             return
-        means = {q: blocks(getattr(report, q).numpy(), n_blocks).mean(axis=1) for q in QUANTITIES}
+        means = mean_scores(report, n_blocks)
         n_modes = len(self.mode_names)
         self._attention.append(
             pd.DataFrame(
@@ -242,24 +242,14 @@ class CorruptionSweepAnalysis:
                 subset=["level"]
             )
             if not mine.empty:
-                long = mine.melt(
-                    id_vars=["seed", "sweep", "level", "mode"],
-                    value_vars=list(QUANTITIES),
-                    var_name="quantity",
-                )
-                long["panel"] = long["quantity"].map(QUANTITIES) + ", " + long["sweep"]
-                paths["attention_figure"] = plot_bands(
-                    long,
+                paths["attention_figure"] = plot_quantity_bands(
+                    mine,
                     out / "sweep_attention.png",
                     x="level",
-                    y="value",
-                    panel="panel",
-                    line="mode",
-                    ylabel="mean score",
+                    group="sweep",
+                    group_prefix="",
                     xlabel="level of the swept parameter",
-                    line_order=self.mode_names,
-                    ylim=(0.0, 1.0),
-                    rows=len(QUANTITIES),
+                    mode_names=self.mode_names,
                 )
         return paths
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from .base import Corruption, CorruptionContext, CorruptionError, draw_normal
+from .checks import positive_int, require_dims
 from .spans import random_span_mask
 
 Fill = Literal["zero", "mean"]
@@ -40,10 +41,7 @@ class WhiteNoise(Corruption):
     def __call__(
         self, x: Tensor, *, generator: torch.Generator, context: CorruptionContext
     ) -> Tensor:
-        if x.dim() < 2:
-            raise CorruptionError(
-                f"white_noise on mode {context.mode!r} needs rows of samples, (n, ...)."
-            )
+        require_dims(x, 2, "white_noise", context, "rows of samples, (n, ...)")
         power = x.pow(2).mean(dim=tuple(range(1, x.dim())), keepdim=True)
         noise_std = (power / 10.0 ** (self.snr_db / 10.0)).sqrt()
         return x + noise_std * draw_normal(x, generator)
@@ -67,21 +65,15 @@ class TimeMask(Corruption):
     """
 
     def __init__(self, width: int = 8, fill: Fill = "zero") -> None:
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise CorruptionError(f"time_mask width must be a positive integer, got {width!r}.")
+        self.width = positive_int(width, "time_mask width")
         if fill not in ("zero", "mean"):
             raise CorruptionError(f"time_mask fill must be 'zero' or 'mean', got {fill!r}.")
-        self.width = width
         self.fill: Fill = fill
 
     def __call__(
         self, x: Tensor, *, generator: torch.Generator, context: CorruptionContext
     ) -> Tensor:
-        if x.dim() < 3:
-            raise CorruptionError(
-                f"time_mask on mode {context.mode!r} needs spectrograms shaped (n, T, F), got "
-                f"{tuple(x.shape)}; give the data set's mode shape (MultiModalData.shapes)."
-            )
+        require_dims(x, 3, "time_mask", context, "spectrograms shaped (n, T, F)", hint="mode")
         n, steps = x.shape[0], x.shape[1]
         what = f"time_mask width on mode {context.mode!r}"
         mask = random_span_mask(n, steps, self.width, generator, what=what).to(x.device)

@@ -6,7 +6,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from .base import Corruption, CorruptionContext, CorruptionError, draw_normal
+from .base import Corruption, CorruptionContext, draw_normal
+from .checks import non_negative
 
 
 class GaussianParams(BaseModel):
@@ -24,9 +25,7 @@ class GaussianNoise(Corruption):
     """
 
     def __init__(self, sigma: float = 0.5) -> None:
-        if not sigma >= 0.0:
-            raise CorruptionError(f"gaussian sigma must be >= 0, got {sigma!r}.")
-        self.sigma = float(sigma)
+        self.sigma = non_negative(sigma, "gaussian sigma")
 
     def __call__(
         self, x: Tensor, *, generator: torch.Generator, context: CorruptionContext

@@ -10,7 +10,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from .base import Corruption, CorruptionContext, CorruptionError, draw_normal
+from .base import Corruption, CorruptionContext, draw_normal
+from .checks import non_negative, positive_int, require_dims
 from .spans import random_span_mask
 
 
@@ -30,17 +31,12 @@ class PixelNoise(Corruption):
     """
 
     def __init__(self, sigma: float = 0.5) -> None:
-        if not sigma >= 0.0:
-            raise CorruptionError(f"pixel_noise sigma must be >= 0, got {sigma!r}.")
-        self.sigma = float(sigma)
+        self.sigma = non_negative(sigma, "pixel_noise sigma")
 
     def __call__(
         self, x: Tensor, *, generator: torch.Generator, context: CorruptionContext
     ) -> Tensor:
-        if x.dim() < 2:
-            raise CorruptionError(
-                f"pixel_noise on mode {context.mode!r} needs rows of samples, (n, ...)."
-            )
+        require_dims(x, 2, "pixel_noise", context, "rows of samples, (n, ...)")
         spread = x.std(dim=tuple(range(1, x.dim())), correction=0, keepdim=True)
         return x + self.sigma * spread * draw_normal(x, generator)
 
@@ -62,19 +58,13 @@ class Occlusion(Corruption):
     """
 
     def __init__(self, size: int = 4, fill: float = 0.0) -> None:
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise CorruptionError(f"occlusion size must be a positive integer, got {size!r}.")
-        self.size = size
+        self.size = positive_int(size, "occlusion size")
         self.fill = float(fill)
 
     def __call__(
         self, x: Tensor, *, generator: torch.Generator, context: CorruptionContext
     ) -> Tensor:
-        if x.dim() < 3:
-            raise CorruptionError(
-                f"occlusion on mode {context.mode!r} needs images shaped (n, [C,] H, W), got "
-                f"{tuple(x.shape)}; give the data set's image shape (MultiModalData.shapes)."
-            )
+        require_dims(x, 3, "occlusion", context, "images shaped (n, [C,] H, W)", hint="image")
         n, height, width = x.shape[0], x.shape[-2], x.shape[-1]
         what = f"occlusion size on mode {context.mode!r}"
         rows = random_span_mask(n, height, self.size, generator, what=what)

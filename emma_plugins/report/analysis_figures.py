@@ -41,10 +41,28 @@ def _order(values: pd.Series, order: Sequence[str] | None) -> list[str]:
     return [v for v in order if v in present] + [v for v in present if v not in order]
 
 
-def _panels(count: int, rows: int = 1) -> tuple[Figure, np.ndarray]:
-    columns = max(1, -(-count // rows))
+def _panel_axes(
+    frame: pd.DataFrame,
+    panel: str,
+    panel_order: Sequence[str] | None,
+    panel_title: str,
+    xlabel: str,
+    rows: int = 1,
+) -> tuple[Figure, list[tuple[Axes, pd.DataFrame]]]:
+    """A figure with one titled axes per value of ``panel``, each with its rows of ``frame``;
+    spare axes of the grid are hidden."""
+    panels = _order(frame[panel], panel_order)
+    columns = max(1, -(-len(panels) // rows))
     figure = Figure(figsize=(PANEL_WIDTH * columns, PANEL_HEIGHT * rows), layout="constrained")
-    return figure, np.asarray(figure.subplots(rows, columns, squeeze=False))
+    axes_grid = np.asarray(figure.subplots(rows, columns, squeeze=False))
+    chosen = []
+    for axes, name in zip(axes_grid.flat, panels, strict=False):
+        axes.set_title(panel_title.format(name))
+        axes.set_xlabel(xlabel)
+        chosen.append((axes, frame[frame[panel] == name]))
+    for axes in list(axes_grid.flat)[len(panels) :]:
+        axes.set_visible(False)
+    return figure, chosen
 
 
 def _band(
@@ -86,21 +104,15 @@ def plot_bands(
     """One panel per value of ``panel``, one curve per value of ``line``: mean of ``y`` over
     seeds against ``x``, with a band of one std over seeds (or the mean of ``spread``)."""
     _require(frame, [x, y, panel, line, *([spread] if spread else [])], "plot_bands")
-    panels = _order(frame[panel], panel_order)
-    figure, axes_grid = _panels(len(panels), rows)
-    for axes, name in zip(axes_grid.flat, panels, strict=False):
-        part = frame[frame[panel] == name]
+    figure, chosen = _panel_axes(frame, panel, panel_order, panel_title, xlabel, rows)
+    for axes, part in chosen:
         for label in _order(part[line], line_order):
             _band(axes, part[part[line] == label], x, y, spread, str(label))
-        axes.set_title(panel_title.format(name))
-        axes.set_xlabel(xlabel)
         axes.set_ylabel(ylabel)
         if ylim is not None:
             axes.set_ylim(*ylim)
         axes.grid(alpha=0.3)
         axes.legend(fontsize="small")
-    for axes in list(axes_grid.flat)[len(panels) :]:
-        axes.set_visible(False)
     return save_figure(figure, path)
 
 
@@ -152,17 +164,14 @@ def plot_surfaces(
     """One heat map per value of ``panel``: the mean of ``value`` over seeds on the
     ``(x, y)`` grid (figure 6.4 seen from above)."""
     _require(frame, [x, y, value, panel], "plot_surfaces")
-    panels = _order(frame[panel], panel_order)
-    figure, axes_grid = _panels(len(panels))
-    for axes, name in zip(axes_grid.flat, panels, strict=True):
-        grid = frame[frame[panel] == name].pivot_table(index=y, columns=x, values=value)
+    figure, chosen = _panel_axes(frame, panel, panel_order, panel_title, xlabel)
+    for axes, part in chosen:
+        grid = part.pivot_table(index=y, columns=x, values=value)
         xs, ys = grid.columns.to_numpy(dtype=float), grid.index.to_numpy(dtype=float)
         image = axes.pcolormesh(
             xs, ys, grid.to_numpy(), shading="nearest", cmap="viridis", vmin=vmin, vmax=vmax
         )
         figure.colorbar(image, ax=axes, shrink=0.85, label=colorbar_label)
-        axes.set_title(panel_title.format(name))
-        axes.set_xlabel(xlabel)
         axes.set_ylabel(ylabel)
     return save_figure(figure, path)
 
@@ -182,17 +191,13 @@ def plot_histograms(
     """Per panel, overlaid density histograms of ``value`` for each ``group`` (figure 6.2),
     pooled over seeds; the range is clipped to the 1st-99th percentiles of the panel."""
     _require(frame, [value, group, panel], "plot_histograms")
-    panels = _order(frame[panel], panel_order)
-    figure, axes_grid = _panels(len(panels))
-    for axes, name in zip(axes_grid.flat, panels, strict=True):
-        part = frame[frame[panel] == name]
+    figure, chosen = _panel_axes(frame, panel, panel_order, panel_title, xlabel)
+    for axes, part in chosen:
         low, high = np.nanpercentile(part[value].to_numpy(dtype=float), [1, 99])
         edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
         for label in _order(part[group], None):
             values = part.loc[part[group] == label, value].to_numpy(dtype=float)
-            axes.hist(values, bins=edges, density=True, alpha=0.5, label=str(label))
-        axes.set_title(panel_title.format(name))
-        axes.set_xlabel(xlabel)
+            axes.hist(values, bins=edges.tolist(), density=True, alpha=0.5, label=str(label))
         axes.set_ylabel("density")
         axes.legend(fontsize="small")
     return save_figure(figure, path)

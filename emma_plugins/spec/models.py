@@ -122,6 +122,16 @@ class ModeSpec(BaseModel):
         return _size(self.sample_shape)
 
 
+def _stage_field(slot: str, description: str) -> Any:
+    """A required stage slot: its default is the slot's built-in kind (`DEFAULT_STAGES`),
+    validated like user input so that its parameters get their defaults too."""
+    return Field(
+        default_factory=component_default(DEFAULT_STAGES[slot]["kind"]),
+        validate_default=True,
+        description=description,
+    )
+
+
 class AttentionSpec(BaseModel):
     """The attention module: one entry per stage slot, and where its weights apply."""
 
@@ -140,25 +150,17 @@ class AttentionSpec(BaseModel):
         description="Weigh the raw modes, or the per-mode encodings of a network that has "
         "encode() and fuse() (thesis section 8.1). Estimators always see the raw modes.",
     )
-    correction: Annotated[ComponentSpec, Family("correction")] = Field(
-        default_factory=component_default(DEFAULT_STAGES["correction"]["kind"]),
-        validate_default=True,
-        description="Potential correction (5.3).",
+    correction: Annotated[ComponentSpec, Family("correction")] = _stage_field(
+        "correction", "Potential correction (5.3)."
     )
-    modal_energy: Annotated[ComponentSpec, Family("modal_energy")] = Field(
-        default_factory=component_default(DEFAULT_STAGES["modal_energy"]["kind"]),
-        validate_default=True,
-        description="Self and shared energies (5.1-5.2).",
+    modal_energy: Annotated[ComponentSpec, Family("modal_energy")] = _stage_field(
+        "modal_energy", "Self and shared energies (5.1-5.2)."
     )
-    importance: Annotated[ComponentSpec, Family("importance")] = Field(
-        default_factory=component_default(DEFAULT_STAGES["importance"]["kind"]),
-        validate_default=True,
-        description="Importance from modal energies (5.4).",
+    importance: Annotated[ComponentSpec, Family("importance")] = _stage_field(
+        "importance", "Importance from modal energies (5.4)."
     )
-    gate: Annotated[ComponentSpec, Family("gate")] = Field(
-        default_factory=component_default(DEFAULT_STAGES["gate"]["kind"]),
-        validate_default=True,
-        description="Attention from importance (5.5).",
+    gate: Annotated[ComponentSpec, Family("gate")] = _stage_field(
+        "gate", "Attention from importance (5.5)."
     )
     endogenous: Annotated[ComponentSpec, Family("endogenous")] | None = Field(
         None, description="Optional intra-modal masks m_i (chapter 7); inputs only."

@@ -32,8 +32,13 @@ def assert_distribution(dist_name: str, kind: str, module: str) -> None:
     assert re.search(r"torch\s*(<2\.14,\s*>=2\.2|>=2\.2,\s*<2\.14)", requires), requires
 
 
-def assert_listed(capsys: pytest.CaptureFixture[str], kind: str, provider: str) -> None:
-    """``emma plugins`` names the kind with its distribution."""
+def assert_registered(
+    capsys: pytest.CaptureFixture[str], kind: str, provider: str, factory: Any, params: Any
+) -> None:
+    """The registry holds the kind with its factory, params model and distribution, and
+    ``emma plugins`` names the kind with its distribution."""
+    entry = get_registry("estimator").get(kind)
+    assert (entry.provider, entry.factory, entry.params) == (provider, factory, params)
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert re.search(rf"^  {kind} +{provider}$", out, re.MULTILINE), out

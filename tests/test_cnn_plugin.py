@@ -7,7 +7,7 @@ import torch
 from _integrability import jacobian_asymmetry
 from _structured_plugins import (
     assert_distribution,
-    assert_listed,
+    assert_registered,
     assert_spec_builds_fits_and_runs,
     build_kind,
     fraction_below_noisy,
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sklearn.datasets import load_digits
 from torch import Tensor, nn
 
-from emma_plugins import SpecError, get_registry
+from emma_plugins import SpecError
 from emma_plugins.testing import check_registered_estimator
 
 emma_cnn = pytest.importorskip("emma_cnn")  # CI installs plugins/ before the tests
@@ -42,13 +42,7 @@ def test_distribution_metadata_declares_entry_point_and_dependencies() -> None:
 def test_registered_with_its_params_model_and_provider(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    entry = get_registry("estimator").get("cnn")
-    assert (entry.provider, entry.factory, entry.params) == (
-        "emma-cnn",
-        emma_cnn.ConvEnergy,
-        emma_cnn.ConvEnergyParams,
-    )
-    assert_listed(capsys, "cnn", "emma-cnn")
+    assert_registered(capsys, "cnn", "emma-cnn", emma_cnn.ConvEnergy, emma_cnn.ConvEnergyParams)
 
 
 def test_params_are_validated_by_name() -> None:

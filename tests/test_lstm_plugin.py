@@ -7,7 +7,7 @@ import torch
 from _integrability import jacobian_asymmetry
 from _structured_plugins import (
     assert_distribution,
-    assert_listed,
+    assert_registered,
     assert_spec_builds_fits_and_runs,
     build_kind,
     fraction_below_noisy,
@@ -15,7 +15,7 @@ from _structured_plugins import (
 from pydantic import ValidationError
 from torch import Tensor
 
-from emma_plugins import SpecError, get_registry
+from emma_plugins import SpecError
 from emma_plugins.testing import check_registered_estimator
 
 emma_lstm = pytest.importorskip("emma_lstm")  # CI installs plugins/ before the tests
@@ -49,13 +49,7 @@ def test_distribution_metadata_declares_entry_point_and_dependencies() -> None:
 def test_registered_with_its_params_model_and_provider(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    entry = get_registry("estimator").get("lstm")
-    assert (entry.provider, entry.factory, entry.params) == (
-        "emma-lstm",
-        emma_lstm.LSTMEnergy,
-        emma_lstm.LSTMEnergyParams,
-    )
-    assert_listed(capsys, "lstm", "emma-lstm")
+    assert_registered(capsys, "lstm", "emma-lstm", emma_lstm.LSTMEnergy, emma_lstm.LSTMEnergyParams)
 
 
 def test_params_are_validated_by_name() -> None:

@@ -13,7 +13,9 @@ from _experiment_samples import small_data
 from emma_plugins.experiments.benchmark.protocol import condition_names
 from emma_plugins.experiments.benchmark.report import (
     NOT_APPLICABLE,
+    alternatives_table,
     metric_table,
+    read_results,
     robustness_table,
     score_table,
     write_report,
@@ -55,6 +57,10 @@ def test_tables_have_every_method_condition_and_verdict() -> None:
     detection = metric_table(result, "detection_auroc")
     assert "early_fusion" not in detection.columns
     assert metric_table(result, "error_auroc").empty
+    context = alternatives_table(result)
+    assert list(context.index) == [m for m in result.methods if not m.startswith("emma")]
+    n = len(result.conditions)
+    assert context.loc["qmf", "emma: wins / ties / losses"] == f"{n} / 0 / 0"
 
 
 def test_write_report_states_a_verdict_for_every_condition(tmp_path: Path) -> None:
@@ -81,3 +87,16 @@ def test_write_report_states_a_verdict_for_every_condition(tmp_path: Path) -> No
     assert data["best_peer"] == "tmc" and len(data["scores"]) == len(result.scores)
     assert data["scores"][0]["error_auroc"] is None
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_results_json_gives_back_the_same_report(tmp_path: Path) -> None:
+    result = _result()
+    first = write_report([result], tmp_path / "a", setup={"version": "test"})
+    results, setup = read_results(first["json"])
+    assert setup == {"version": "test"}
+    assert results[0].comparisons == result.comparisons
+    again = write_report(results, tmp_path / "b", setup=setup)
+    assert again["report"].read_text() == first["report"].read_text()
+    assert again["breast_cancer_table_csv"].read_text() == (
+        first["breast_cancer_table_csv"].read_text()
+    )

@@ -54,6 +54,10 @@ def test_bench_robustness_quick_on_bundled_data(
     _check_run(out, ["breast_cancer"])
     payload = json.loads((out / "results.json").read_text())
     assert payload["datasets"]["breast_cancer"]["setup"]["seeds"] == [0, 1]
+    before = (out / "report.md").read_text()
+    (out / "report.md").unlink()
+    assert main(["bench", "report", str(out)]) == 0
+    assert (out / "report.md").read_text() == before
 
 
 def test_bench_robustness_on_htru2_and_mfeat_subsets(tmp_path: Path) -> None:
@@ -79,3 +83,5 @@ def test_bench_lists_files_and_reports_unknown_data_sets(
     assert "no bench file for data set 'nope'" in capsys.readouterr().err
     assert main(["bench", "robustness", "--bench-dir", str(BENCH_DIR)]) == 2
     assert "--out" in capsys.readouterr().err
+    assert main(["bench", "report", str(tmp_path)]) == 2
+    assert "results.json not found" in capsys.readouterr().err

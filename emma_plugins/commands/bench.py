@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..experiments.benchmark import available_benches, run_named
+from ..experiments.benchmark.report import read_results, write_report
 from ..experiments.benchmark.suite import BENCH_DIR_ENV, DEFAULT_DATASETS
 
 
@@ -57,6 +58,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     robustness.add_argument("--list", action="store_true", help="list the bench files and exit")
     robustness.add_argument("--no-progress", action="store_true", help="hide progress bars")
     robustness.set_defaults(handler=run)
+    report = benches.add_parser(
+        "report",
+        help="write report.md and the tables again from DIR/results.json (no training)",
+        description="Read the results.json a benchmark wrote and write its report, tables "
+        "and curves again, e.g. after a change to the report.",
+    )
+    report.add_argument("dir", type=Path, help="the benchmark's output directory")
+    report.set_defaults(handler=rewrite_report)
+
+
+def rewrite_report(args: argparse.Namespace) -> int:
+    source = args.dir / "results.json"
+    if not source.is_file():
+        print(
+            f"error: {source} not found; run `emma bench robustness --out DIR` first.",
+            file=sys.stderr,
+        )
+        return 2
+    results, setup = read_results(source)
+    paths = write_report(results, args.dir, setup=setup)
+    print(f"report:  {paths['report']}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

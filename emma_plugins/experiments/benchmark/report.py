@@ -20,7 +20,7 @@ from ...report.atomic import write_atomic
 from ...report.tables import mean_std_table, to_markdown
 from .metrics import CONDITION_METRICS
 from .run import BenchResult
-from .selection import ROBUSTNESS_MEASURES
+from .selection import ROBUSTNESS_MEASURES, compare_with_peer
 
 #: Shown where a method has no such measurement (no quality score, no uncertainty).
 NOT_APPLICABLE = "—"
@@ -105,6 +105,23 @@ def verdict_lines(result: BenchResult) -> list[str]:
     return lines
 
 
+def alternatives_table(result: BenchResult) -> pd.DataFrame:
+    """Context, not the verdict: each EMMA variant against EVERY alternative on the task
+    metric of every condition, as ``wins / ties / losses`` counts."""
+    alternatives = [m for m in result.methods if m not in result.emma_methods]
+    rows: dict[str, dict[str, str]] = {}
+    for other in alternatives:
+        found = compare_with_peer(
+            result.scores, result.robustness, result.emma_methods, other, result.conditions, []
+        )
+        for method in result.emma_methods:
+            counts = [sum(c.a == method and c.verdict == v for c in found) for v in VERDICT_WORDS]
+            rows.setdefault(other, {})[f"{method}: wins / ties / losses"] = " / ".join(
+                map(str, counts)
+            )
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def curve_frame(result: BenchResult) -> pd.DataFrame:
     """Per seed, method, mode and noise level: the task metric (clean at level 0)."""
     scores = result.scores
@@ -172,6 +189,13 @@ def dataset_section(result: BenchResult, figure: str) -> str:
         "",
         *verdict_lines(result),
         "",
+        "For context only (the verdict is against the best peer above): the same paired "
+        f"comparison of the {result.metric} against every alternative, counted over the "
+        f"{len(result.conditions)} conditions. A peer chosen on validation data can fail "
+        "where another alternative holds up; this table shows it.",
+        "",
+        to_markdown(alternatives_table(result), "against"),
+        "",
         f"### {result.metric} per condition (mean ± std over seeds)",
         "",
         to_markdown(score_table(result), "condition"),
@@ -232,6 +256,7 @@ def _payload(result: BenchResult) -> dict[str, Any]:
         "metric": result.metric,
         "modes": result.mode_names,
         "methods": result.methods,
+        "emma_methods": result.emma_methods,
         "conditions": result.conditions,
         "best_peer": result.best_peer,
         "setup": result.setup,
@@ -275,3 +300,41 @@ def write_report(
     text = json.dumps(_json_ready(payload), indent=2, default=str, allow_nan=False)
     paths["json"] = _write_text(out / "results.json", text)
     return paths
+
+
+def _comparison(record: Mapping[str, Any]) -> PairedComparison:
+    low, high = record["low"], record["high"]  # null: an unbounded interval (one seed)
+    return PairedComparison(
+        **{
+            **record,
+            "low": -math.inf if low is None else low,
+            "high": math.inf if high is None else high,
+        }
+    )
+
+
+def read_results(path: str | Path) -> tuple[list[BenchResult], dict[str, Any]]:
+    """The results and setup of a ``results.json`` that `write_report` wrote, so that the
+    report can be written again (``emma bench report DIR``) without training."""
+    payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    results = []
+    for name, data in payload["datasets"].items():
+        comparisons = [_comparison(c) for c in data["comparisons"]]
+        emma = data.get("emma_methods") or list(dict.fromkeys(c.a for c in comparisons))
+        results.append(
+            BenchResult(
+                name=name,
+                metric=data["metric"],
+                mode_names=data["modes"],
+                methods=data["methods"],
+                emma_methods=emma,
+                conditions=data["conditions"],
+                scores=pd.DataFrame(data["scores"]).fillna(value=math.nan),
+                validation=pd.DataFrame(data["validation"]),
+                robustness=pd.DataFrame(data["robustness"]).fillna(value=math.nan),
+                best_peer=data["best_peer"],
+                comparisons=comparisons,
+                setup=data["setup"],
+            )
+        )
+    return results, payload.get("setup", {})

@@ -133,7 +133,8 @@ def curve_frame(result: BenchResult) -> pd.DataFrame:
     return frame[["seed", "method", "mode", "sigma", "score"]]
 
 
-#: How the curves are drawn: one panel per noisy mode, one line per method.
+#: How the curves are drawn: one panel per noisy mode, one line per method; the y axis
+#: follows the data, so that small differences between strong methods stay visible.
 CURVE_LAYOUT: dict[str, Any] = {
     "x": "sigma",
     "y": "score",
@@ -141,7 +142,6 @@ CURVE_LAYOUT: dict[str, Any] = {
     "line": "method",
     "xlabel": "Gaussian noise sigma on one mode",
     "panel_title": "noise on {}",
-    "ylim": (0.0, 1.0),
 }
 
 
@@ -171,7 +171,11 @@ def dataset_section(result: BenchResult, figure: str) -> str:
     n_seeds = result.scores["seed"].nunique()
     lines = [f"## {result.name}", ""]
     lines += [f"- {key}: `{value}`" for key, value in result.setup.items() if key != "methods"]
-    methods = pd.DataFrame.from_dict(result.setup.get("methods", {}), orient="index")
+    described = {
+        name: info if isinstance(info, Mapping) else {"trained": info}
+        for name, info in result.setup.get("methods", {}).items()
+    }
+    methods = pd.DataFrame.from_dict(described, orient="index")
     lines += [
         "",
         to_markdown(methods, "method"),

@@ -12,7 +12,7 @@ from _experiment_samples import breast_cancer_spec, small_data, tiny_config
 from emma_plugins import load
 from emma_plugins.experiments.protocol import prepare_seed, score
 from emma_plugins.experiments.runner import model_factory, run_table_experiment
-from emma_plugins.experiments.table import Variant, run_seed
+from emma_plugins.experiments.table import Baseline, Variant, run_seed
 from emma_plugins.spec import parse_spec
 from emma_plugins.training.batches import TensorSplit
 
@@ -117,3 +117,14 @@ def test_per_mode_corruptions_and_missing_conditions() -> None:
     by_hand = score(model, TensorSplit(absent, test.y, mask, test.xi), threshold)
     row = full[(full.model == "with") & (full.condition == "mean_missing")]
     assert row.value.item() == pytest.approx(by_hand)
+
+
+def test_baselines_are_trained_like_base_and_scored() -> None:
+    data = prepare_seed(small_data(), MODES, seed=0, sigma=0.5)
+    factory = model_factory(parse_spec(breast_cancer_spec()))
+    one_mode = Baseline("mean_only", {"reads": [0]})
+    outcome = run_seed(factory, data, tiny_config(), [], baselines=[one_mode])
+    assert "mean_only" in outcome.models
+    assert outcome.models["mean_only"].attention is None
+    assert outcome.models["mean_only"].network.reads == (0,)
+    assert {row["model"] for row in outcome.scores} >= {"base", "mean_only"}

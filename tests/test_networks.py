@@ -74,3 +74,25 @@ def test_mlp_in_features_check() -> None:
         MLPParams(in_features=9).check_context(mode_shapes=SHAPES, out_features=1)
     with pytest.raises(ValueError, match="in_features=9"):
         MLP(SHAPES, out_features=1, in_features=9)
+
+
+def test_mlp_reads_only_the_chosen_modes() -> None:
+
+    torch.manual_seed(0)
+    net = MLP([(4,), (4,)], 1, hidden=[8, 4], reads=[0])
+    assert net.in_features == 4
+    x0, x1 = torch.randn(5, 4), torch.randn(5, 4)
+    torch.testing.assert_close(net([x0, x1]), net([x0, torch.randn(5, 4)]))
+
+
+def test_mlp_reads_an_index_that_is_not_a_mode_is_a_spec_error() -> None:
+    from emma_plugins import SpecError, parse_spec
+
+    spec = {
+        "spec_version": 1,
+        "modes": [{"name": n, "width": 4, "estimator": {"kind": "dae"}} for n in ("a", "b")],
+        "network": {"kind": "mlp", "reads": [2]},
+        "out_features": 1,
+    }
+    with pytest.raises(SpecError, match=r"reads names mode indices \[2\]"):
+        parse_spec(spec)

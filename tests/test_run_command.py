@@ -21,7 +21,12 @@ SPEC = {
     "out_features": 1,
     "data": {"dataset": {"kind": "breast_cancer"}},
     "training": {"base_epochs": 2, "epochs": 2},
-    "evaluation": {"seeds": [0, 1, 2], "noise_draws": 1, "analyses": False},
+    "evaluation": {
+        "seeds": [0, 1, 2],
+        "noise_draws": 1,
+        "analyses": False,
+        "baselines": [{"name": "mean_only", "network": {"reads": [0]}}],
+    },
 }
 
 
@@ -39,6 +44,7 @@ def test_run_writes_the_report_and_prints_where(
     assert {c["verdict"] for c in results["comparisons"]} <= {"win", "tie", "lose"}
     assert (out / "table.png").exists() and (out / "spec.json").exists()
     assert not (out / "analyses").exists()  # evaluation.analyses: false
+    assert {"mean_only"} <= {row["model"] for row in results["scores"]}
 
 
 def test_run_without_a_data_section_says_what_to_add(

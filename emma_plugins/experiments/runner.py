@@ -24,6 +24,7 @@ from .analyses import Analysis, fan_out, standard_analyses
 from .protocol import SeedData
 from .sweeps import CorruptionSweep
 from .table import (
+    Baseline,
     ModelFactory,
     SeedCallback,
     SeedOutcome,
@@ -68,9 +69,11 @@ def model_factory(spec: EmmaSpec) -> ModelFactory:
     base = spec.to_dict()
     estimators = get_registry("estimator")
 
-    def factory(patch: Mapping[str, Any] | None, seed: int) -> EmmaModel:
+    def factory(
+        patch: Mapping[str, Any] | None, seed: int, network: Mapping[str, Any] | None = None
+    ) -> EmmaModel:
         attention = {"enabled": False} if patch is None else {"enabled": True, **patch}
-        data = deep_merge(base, {"attention": attention})
+        data = deep_merge(base, {"attention": attention, "network": dict(network or {})})
         for mode in data["modes"]:
             params = estimators.get(mode["estimator"]["kind"]).params
             if "seed" in params.model_fields:
@@ -156,6 +159,7 @@ def run_table_experiment(
     variants: list[Variant] | None = None,
     title: str = "Robustness to one failing mode",
     analyses: bool | Sequence[Analysis] = True,
+    baselines: Sequence[Baseline] = (),
 ) -> tuple[TableResult, dict[str, Path]]:
     """Experiment 1 from a spec: run it and write results, figures, report and resolved spec.
 
@@ -179,6 +183,7 @@ def run_table_experiment(
         config,
         variants,
         on_seed=fan_out([*collectors, checkpoint_first_seed(out / CHECKPOINTS_DIR)]),
+        baselines=baselines,
     )
     paths: dict[str, Path] = {}
     for collector in collectors:
@@ -258,6 +263,20 @@ def variants_of(spec: EmmaSpec) -> list[Variant]:
     return variants
 
 
+def baselines_of(spec: EmmaSpec) -> list[Baseline]:
+    """The spec's extra bare networks, each checked now (by building its spec)."""
+    baselines = [
+        Baseline(b.name, b.network) for b in (spec.evaluation or EvaluationSpec()).baselines
+    ]
+    for baseline in baselines:
+        patch = {"attention": {"enabled": False}, "network": baseline.network}
+        try:
+            parse_spec(deep_merge(spec.to_dict(), patch))
+        except (SpecError, ValueError) as exc:
+            raise SpecError(f"evaluation.baselines[{baseline.name!r}]: {exc}") from None
+    return baselines
+
+
 def load_data(spec: EmmaSpec, data_dir: str | Path | None = None) -> MultiModalData:
     """The data set the spec's data section names, from its registry kind."""
     if spec.data is None:
@@ -292,6 +311,7 @@ def run_spec(
     """Everything a spec asks for, written to ``out_dir`` (what ``emma run`` does)."""
     data = load_data(spec, data_dir)
     variants = variants_of(spec)
+    baselines = baselines_of(spec)
     config = table_config(spec, progress=progress)
     if seeds is not None:
         config = replace(config, seeds=list(seeds))
@@ -301,7 +321,13 @@ def run_spec(
     torch.set_num_threads(threads)
     try:
         return run_table_experiment(
-            spec, data, config, out_dir, variants=variants, analyses=evaluation.analyses
+            spec,
+            data,
+            config,
+            out_dir,
+            variants=variants,
+            baselines=baselines,
+            analyses=evaluation.analyses,
         )
     finally:
         torch.set_num_threads(previous)

@@ -8,9 +8,9 @@ test split once per condition, averaged over several noise draws).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,16 @@ from ..training.loss import ClassificationLoss
 from ..training.stages import train_base, train_with, train_without
 from .protocol import SeedData, choose_threshold, corrupted_copy, prepare_seed, score
 
-ModelFactory = Callable[[Mapping[str, Any] | None, int], EmmaModel]
-"""``factory(attention_patch, seed) -> EmmaModel``; a patch of ``None`` means no attention."""
+
+class ModelFactory(Protocol):
+    """``factory(attention_patch, seed, network=None) -> EmmaModel``.
+
+    An attention patch of ``None`` means no attention; ``network`` patches the network.
+    """
+
+    def __call__(
+        self, patch: Mapping[str, Any] | None, seed: int, network: Mapping[str, Any] | None = None
+    ) -> EmmaModel: ...
 
 
 @dataclass
@@ -83,6 +91,15 @@ class Variant:
     name: str
     attention: Mapping[str, Any] = field(default_factory=dict)
     training: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Another bare network trained like ``base`` on clean data, e.g. the original code's
+    IP-only network (``network: {reads: [0]}``)."""
+
+    name: str
+    network: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -226,12 +243,19 @@ def seed_loss(data: SeedData, config: TableConfig) -> ClassificationLoss:
 
 
 def train_base_model(
-    factory: ModelFactory, data: SeedData, config: TableConfig, loss: ClassificationLoss
+    factory: ModelFactory,
+    data: SeedData,
+    config: TableConfig,
+    loss: ClassificationLoss,
+    network: Mapping[str, Any] | None = None,
 ) -> TrainedModel:
-    """``base``: the bare network on clean data; its threshold from clean validation data."""
+    """``base``: the bare network on clean data; its threshold from clean validation data.
+
+    ``network`` patches the spec's network (for baselines such as a one-mode network).
+    """
     torch.manual_seed(data.seed)
     base = train_base(
-        factory(None, data.seed),
+        factory(None, data.seed, network),
         data.clean["train"],
         data.clean["val"],
         loss,
@@ -319,6 +343,7 @@ def run_seed(
     variants: list[Variant],
     *,
     include_with: bool = True,
+    baselines: Sequence[Baseline] = (),
 ) -> SeedOutcome:
     """Train every model of one seed and score it.
 
@@ -329,6 +354,8 @@ def run_seed(
     loss = seed_loss(data, config)
     base = train_base_model(factory, data, config, loss)
     trained = {"base": base, "without": train_without_model(base.model, data, config, loss)}
+    for baseline in baselines:
+        trained[baseline.name] = train_base_model(factory, data, config, loss, baseline.network)
     fitted: EmmaModel | None = None
     defaults = [Variant("with")] if include_with else []
     for variant in [*defaults, *variants]:
@@ -383,8 +410,11 @@ def run_table(
     config: TableConfig,
     variants: list[Variant] | None = None,
     on_seed: SeedCallback | None = None,
+    baselines: Sequence[Baseline] = (),
 ) -> TableResult:
     """Experiment 1 over ``config.seeds``: returns scores, diagnostics and paired verdicts.
+
+    ``baselines`` are further bare networks trained like ``base`` (scored, not compared).
 
     ``on_seed(seed_data, outcome)`` is called after each seed with its trained models, so
     further analyses (attention versus noise, total energy, ...) reuse them.
@@ -402,7 +432,7 @@ def run_table(
             clean_fraction=config.clean_fraction,
             corruptions={mode: config.corruption(mode) for mode in config.corruptions},
         )
-        outcome = run_seed(factory, seed_data, config, variants)
+        outcome = run_seed(factory, seed_data, config, variants, baselines=baselines)
         scores += outcome.scores
         diagnostics += outcome.diagnostics
         if on_seed is not None:

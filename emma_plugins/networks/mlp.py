@@ -20,14 +20,26 @@ class MLPParams(LayerParams):
     in_features: int | None = Field(
         None,
         ge=1,
-        description="Expected input width (sum of the flattened modes); checked against the "
-        "modes when given.",
+        description="Expected input width (sum of the flattened modes it reads); checked "
+        "against the modes when given.",
+    )
+    reads: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="Indices of the modes the network reads, e.g. [0] for the original code's "
+        "IP-only network; default: every mode.",
     )
 
     def check_context(
         self, mode_shapes: Sequence[Sequence[int]], out_features: int, **_: object
     ) -> None:
-        sizes = flat_sizes(mode_shapes)
+        outside = [i for i in self.reads or [] if not 0 <= i < len(mode_shapes)]
+        if outside:
+            raise ValueError(
+                f"reads names mode indices {outside}, but there are {len(mode_shapes)} modes "
+                f"(indices 0 to {len(mode_shapes) - 1})"
+            )
+        sizes = _read_sizes(mode_shapes, self.reads)
         if self.in_features is not None and self.in_features != sum(sizes):
             parts = " + ".join(str(size) for size in sizes)
             raise ValueError(
@@ -47,14 +59,22 @@ class MLP(nn.Module):
         activation: str = "relu",
         dropout: float = 0.0,
         in_features: int | None = None,
+        reads: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        total = sum(flat_sizes(mode_shapes))
+        self.reads = tuple(reads) if reads else tuple(range(len(mode_shapes)))
+        total = sum(_read_sizes(mode_shapes, self.reads))
         if in_features is not None and in_features != total:
             raise ValueError(f"mlp: in_features={in_features} but the modes give {total}.")
         self.in_features, self.out_features = total, out_features
         self.layers = mlp_stack(total, hidden, out_features, activation, dropout)
 
     def forward(self, modes: Sequence[Tensor]) -> Tensor:
-        out: Tensor = self.layers(torch.cat(flatten_modes(modes), dim=1))
+        chosen = [modes[i] for i in self.reads]
+        out: Tensor = self.layers(torch.cat(flatten_modes(chosen), dim=1))
         return out
+
+
+def _read_sizes(mode_shapes: Sequence[Sequence[int]], reads: Sequence[int] | None) -> list[int]:
+    sizes = flat_sizes(mode_shapes)
+    return [sizes[i] for i in reads] if reads else sizes

@@ -218,6 +218,18 @@ class GridSpec(BaseModel):
         return self
 
 
+class BaselineSpec(BaseModel):
+    """Another bare network trained like base on clean data, scored next to the others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="Name shown in the tables.")
+    network: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Merged into the network section, e.g. {reads: [0]} for a one-mode network.",
+    )
+
+
 class EvaluationSpec(BaseModel):
     """How the models are evaluated and compared."""
 
@@ -236,6 +248,10 @@ class EvaluationSpec(BaseModel):
     )
     variants: list[VariantSpec] = Field(
         default_factory=list, description="Ablations of model-with, on the same seeds."
+    )
+    baselines: list[BaselineSpec] = Field(
+        default_factory=list,
+        description="Further bare networks trained like base, e.g. one-mode networks.",
     )
     missing_modes: bool = Field(
         False, description="Also score each model with one mode missing (<mode>_missing)."
@@ -256,4 +272,13 @@ class EvaluationSpec(BaseModel):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"variant names must be unique; repeated: {', '.join(duplicates)}")
+        baselines = [b.name for b in self.baselines]
+        taken = sorted(
+            {n for n in baselines if baselines.count(n) > 1 or n in ("base", "without", "with")}
+        )
+        if taken:
+            raise ValueError(
+                f"baseline names must be unique and differ from base, without and with; "
+                f"rename: {', '.join(taken)}"
+            )
         return self

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..experiments.grid_runner import run_grid_spec
 from ..spec import load_spec
+from .arguments import add_spec_run_arguments
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -17,17 +18,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "once, rank them on validation data only, train the top ones again over the rerun "
         "seeds and compare them with model-without on test. Resumes from DIR/grid.jsonl.",
     )
-    parser.add_argument("spec", type=Path, help="spec file (.yaml, .yml, .toml or .json)")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="output directory (default: emma-runs/<spec>-grid)"
-    )
+    add_spec_run_arguments(parser, "emma-runs/<spec>-grid")
     parser.add_argument(
         "--workers", type=int, default=None, help="worker processes (default: the spec's, 2)"
     )
-    parser.add_argument(
-        "--data-dir", default=None, help="data directory (default: $EMMA_DATA_DIR, else the cache)"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(handler=run)
 
 

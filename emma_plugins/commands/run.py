@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..experiments.runner import run_spec
 from ..spec import load_spec
+from .arguments import add_spec_run_arguments
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -17,17 +18,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "spec's seeds, evaluate them on clean and one-mode-noisy test data, and write "
         "results.csv, results.json, figures and report.md to the output directory.",
     )
-    parser.add_argument("spec", type=Path, help="spec file (.yaml, .yml, .toml or .json)")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="output directory (default: emma-runs/<spec name>)"
-    )
+    add_spec_run_arguments(parser, "emma-runs/<spec name>")
     parser.add_argument(
         "--seeds", type=int, default=None, metavar="N", help="use only the spec's first N seeds"
     )
-    parser.add_argument(
-        "--data-dir", default=None, help="data directory (default: $EMMA_DATA_DIR, else the cache)"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(handler=run)
 
 

@@ -73,6 +73,16 @@ def test_bench_robustness_on_htru2_and_mfeat_subsets(tmp_path: Path) -> None:
     assert payload["datasets"]["mfeat"]["metric"] == "accuracy"
 
 
+def test_bench_robustness_on_audio_visual_digits(tmp_path: Path) -> None:
+    data_dir = shared_data_dir("fsdd", "SHA256SUMS")
+    out = tmp_path / "bench"
+    argv = ["bench", "robustness", "--datasets", "av_digits", "--quick", "--out", str(out)]
+    assert main([*argv, "--data-dir", str(data_dir), "--no-progress"]) == 0
+    _check_run(out, ["av_digits"])
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["datasets"]["av_digits"]["metric"] == "accuracy"
+
+
 def test_bench_lists_files_and_reports_unknown_data_sets(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,11 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
 from .attention import AttentionReport, EnergyAttention
-from .attention.module import _zero_missing
+from .attention.module import checked_missing, zero_missing
 from .estimators import EnergyEstimator, as_tensor
 from .spec import EmmaSpec
 
@@ -123,7 +122,7 @@ class EmmaModel(nn.Module):
         xs = self.as_modes(modes)
         if self.attention is None:
             if missing is not None:
-                xs = zero_missing(xs, missing)
+                xs = zero_missing(xs, checked_missing(xs, missing))
             return EmmaOutput(self.network(xs), None)
         report = self.attention.evaluate(xs, missing)
         if self.apply_to == "inputs":
@@ -131,14 +130,3 @@ class EmmaModel(nn.Module):
         network: Any = self.network  # has encode() and fuse(), checked by the builder
         weighted = self.attention.apply(network.encode(xs), report)
         return EmmaOutput(network.fuse(weighted), report)
-
-
-def zero_missing(modes: Sequence[Tensor], missing: Tensor) -> list[Tensor]:
-    """Missing modes replaced by zeros, as EMMA does, so a bare network sees the same input."""
-    n = modes[0].shape[0]
-    if tuple(missing.shape) != (n, len(modes)):
-        raise ValueError(
-            f"missing has shape {tuple(missing.shape)}; expected [N, M] = [{n}, {len(modes)}] "
-            "(True where a mode is missing)."
-        )
-    return _zero_missing(modes, missing.to(device=modes[0].device, dtype=torch.bool))

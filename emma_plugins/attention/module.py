@@ -134,13 +134,8 @@ class EnergyAttention(nn.Module):
                 )
         if missing is None:
             return modes, None
-        if missing.shape != (n, self.n_modes):
-            raise ValueError(
-                f"missing has shape {tuple(missing.shape)}; expected [N, M] = "
-                f"[{n}, {self.n_modes}] (True where a mode is missing)."
-            )
-        missing = missing.to(device=modes[0].device, dtype=torch.bool)
-        return _zero_missing(modes, missing), missing
+        missing = checked_missing(modes, missing)
+        return zero_missing(modes, missing), missing
 
     def _scores(self, modes: Sequence[Tensor]) -> Tensor:
         name = self.energy_input
@@ -273,7 +268,18 @@ def _per_sample(values: Tensor, like: Tensor) -> Tensor:
     return values.reshape(values.shape[0], *([1] * (like.dim() - 1)))
 
 
-def _zero_missing(modes: Sequence[Tensor], missing: Tensor) -> list[Tensor]:
+def checked_missing(modes: Sequence[Tensor], missing: Tensor) -> Tensor:
+    """``missing`` as a bool ``[N, M]`` tensor on the modes' device, or a clear error."""
+    n = modes[0].shape[0]
+    if tuple(missing.shape) != (n, len(modes)):
+        raise ValueError(
+            f"missing has shape {tuple(missing.shape)}; expected [N, M] = "
+            f"[{n}, {len(modes)}] (True where a mode is missing)."
+        )
+    return missing.to(device=modes[0].device, dtype=torch.bool)
+
+
+def zero_missing(modes: Sequence[Tensor], missing: Tensor) -> list[Tensor]:
     """Replace missing modes by zeros (``where``, so NaN or garbage never leaks)."""
     return [torch.where(_per_sample(missing[:, i], x), 0.0, x) for i, x in enumerate(modes)]
 

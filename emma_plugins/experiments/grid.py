@@ -21,9 +21,8 @@ import hashlib
 import json
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from ..errors import EmmaError
 from ..evaluation.stats import PairedComparison, compare
 from ..model import EmmaModel
 from ..spec import EmmaSpec, parse_spec
+from ..threads import torch_threads
 from ..training.loss import ClassificationLoss
 from ..training.stages import fit_estimators
 from .grid_log import GridLog
@@ -255,16 +255,6 @@ def _run_in_worker(task: tuple[Any, ...]) -> dict[str, Any]:
     return _WORKER.run(task)
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _pool_context() -> multiprocessing.context.BaseContext:
     """``forkserver`` where available: the server imports the library once and every worker
     forks from it, instead of each spawned worker importing torch again. ``spawn`` elsewhere."""
@@ -301,7 +291,7 @@ class GridExecutor:
             return
         if self.workers == 1:
             self._trainer = self._trainer or GridTrainer(self.job)
-            with _one_thread():
+            with torch_threads(1):
                 for task in tasks:
                     on_done(self._trainer.run(task))
             return

@@ -12,8 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from ..data.manifolds import CIRCLE_RADIUS, circle, circle_curve, wave, wave_cur
 from ..errors import UnknownKindError
 from ..estimators import TiedDAE
 from ..report.manifold_figures import plot_heat_maps, plot_vector_fields
+from ..threads import torch_threads
 
 #: The offset, along the manifold's normal direction, of the "off the manifold" probes.
 PROBE_OFFSET = 1.5
@@ -117,22 +117,6 @@ def probe_points(
     return on, on - step, on + step
 
 
-@contextmanager
-def single_torch_thread() -> Iterator[None]:
-    """Run the block with one intra-op thread, then restore the previous count.
-
-    Experiment I's DAE has 2 inputs and 8 hidden units, so every op takes microseconds and
-    extra threads only add synchronisation: on a busy 2-core machine a 2-thread fit ran
-    10-30x slower than a 1-thread one (5 s).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def fit_manifold_dae(
     name: str,
     settings: ExperimentISettings | None = None,
@@ -156,7 +140,7 @@ def fit_manifold_dae(
         lr=settings.lr,
         seed=settings.seed,
     )
-    with single_torch_thread():
+    with torch_threads(1):
         model.fit(data, progress=progress)
     return model
 

@@ -9,8 +9,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..builder import build
 from ..checkpoint import save
 from ..data import MultiModalData, resolve_data_dir
@@ -20,6 +18,7 @@ from ..plugins import get_registry
 from ..report.atomic import write_atomic
 from ..report.table_report import write_table_outputs
 from ..spec import EmmaSpec, EvaluationSpec, TrainingSpec, parse_spec, resolve_data_path
+from ..threads import torch_threads
 from .analyses import Analysis, fan_out, standard_analyses
 from .protocol import SeedData
 from .sweeps import CorruptionSweep
@@ -317,9 +316,7 @@ def run_spec(
         config = replace(config, seeds=list(seeds))
     threads = (spec.training or TrainingSpec()).threads
     evaluation = spec.evaluation or EvaluationSpec()
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         return run_table_experiment(
             spec,
             data,
@@ -329,5 +326,3 @@ def run_spec(
             baselines=baselines,
             analyses=evaluation.analyses,
         )
-    finally:
-        torch.set_num_threads(previous)

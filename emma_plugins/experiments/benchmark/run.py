@@ -3,20 +3,19 @@ the best peer on validation, compare EMMA with it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from ...data import MultiModalData
 from ...evaluation.stats import PairedComparison
+from ...threads import torch_threads
 from ..protocol import SeedData, prepare_seed
 from ..runner import load_data, select_modes, table_config
 from ..table import TableConfig
@@ -81,17 +80,6 @@ def run_seed(trainer: MethodTrainer, data: SeedData) -> SeedRecords:
     return SeedRecords(
         validation_rows(trained, data), score_methods(trained, conditions, data.seed)
     )
-
-
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run with ``threads`` torch threads (tiny networks are fastest on one), then restore."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def bench_config(bench: BenchSpec, seeds: Sequence[int]) -> TableConfig:

@@ -15,6 +15,7 @@ from _experiment_samples import breast_cancer_spec, small_data, tiny_config
 
 from emma_plugins.errors import EmmaError
 from emma_plugins.experiments import grid as grid_module
+from emma_plugins.experiments import table as table_module
 from emma_plugins.experiments.grid import GridConfig, GridResult, grid_points, run_grid
 from emma_plugins.experiments.grid_runner import grid_config, run_grid_spec
 from emma_plugins.experiments.protocol import SeedData
@@ -70,8 +71,9 @@ def test_ranking_uses_validation_data_only(
     reference: tuple[GridResult, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clean, _ = reference
-    original = grid_module.prepare_seed
-    monkeypatch.setattr(grid_module, "prepare_seed", lambda *a, **k: _scrambled(original(*a, **k)))
+    # every seed of the grid is prepared through TableConfig.prepare -> table.prepare_seed
+    original = table_module.prepare_seed
+    monkeypatch.setattr(table_module, "prepare_seed", lambda *a, **k: _scrambled(original(*a, **k)))
     scrambled = run_grid(_spec(), small_data(), _config(), tmp_path)
     # a different test split leaves the ranking and every validation score unchanged...
     pd.testing.assert_frame_equal(_validation_view(scrambled), _validation_view(clean))

@@ -40,7 +40,7 @@ from ..threads import torch_threads
 from ..training.loss import ClassificationLoss
 from ..training.stages import fit_estimators
 from .grid_log import GridLog
-from .protocol import SeedData, prepare_seed, score
+from .protocol import SeedData, score
 from .runner import model_factory, select_modes
 from .table import (
     EVALUATION_LABELS,
@@ -163,13 +163,7 @@ class GridTrainer:
     def _seed(self, seed: int) -> _SeedState:
         if self._state is None or self._state.data.seed != seed:
             config = self.job.table
-            data = prepare_seed(
-                self.job.data,
-                self.job.mode_names,
-                seed,
-                sigma=config.sigma,
-                clean_fraction=config.clean_fraction,
-            )
+            data = config.prepare(self.job.data, self.job.mode_names, seed)
             loss = seed_loss(data, config)
             base = train_base_model(self.factory, data, config, loss)
             torch.manual_seed(seed)
@@ -212,13 +206,7 @@ class GridTrainer:
         """base, without and every configuration of ``points`` on ``seed``, scored on test."""
         config = self.job.table
         start, cpu = time.perf_counter(), time.process_time()
-        data = prepare_seed(
-            self.job.data,
-            self.job.mode_names,
-            seed,
-            sigma=config.sigma,
-            clean_fraction=config.clean_fraction,
-        )
+        data = config.prepare(self.job.data, self.job.mode_names, seed)
         outcome = run_seed(
             self.factory, data, config, [p.variant() for p in points], include_with=False
         )

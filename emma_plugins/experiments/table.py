@@ -70,6 +70,17 @@ class TableConfig:
         chosen = self.corruptions.get(mode)
         return GaussianNoise(self.sigma) if chosen is None else make_corruption(chosen)
 
+    def prepare(self, data: MultiModalData, mode_names: Sequence[str], seed: int) -> SeedData:
+        """One seed's splits and corrupted mixes, with this configuration's corruptions."""
+        return prepare_seed(
+            data,
+            list(mode_names),
+            seed,
+            sigma=self.sigma,
+            clean_fraction=self.clean_fraction,
+            corruptions={mode: self.corruption(mode) for mode in self.corruptions},
+        )
+
     def describe_corruption(self, mode_names: list[str]) -> str:
         """``mode: kind(params)`` for each mode, for reports."""
         return ", ".join(f"{mode}: {self.corruption(mode)!r}" for mode in mode_names)
@@ -424,14 +435,7 @@ def run_table(
     diagnostics: list[dict[str, Any]] = []
     bar = tqdm(config.seeds, desc="seeds", disable=not config.progress)
     for seed in bar:
-        seed_data = prepare_seed(
-            data,
-            mode_names,
-            seed,
-            sigma=config.sigma,
-            clean_fraction=config.clean_fraction,
-            corruptions={mode: config.corruption(mode) for mode in config.corruptions},
-        )
+        seed_data = config.prepare(data, mode_names, seed)
         outcome = run_seed(factory, seed_data, config, variants, baselines=baselines)
         scores += outcome.scores
         diagnostics += outcome.diagnostics

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from ...data import MultiModalData
 from ...evaluation.stats import PairedComparison
 from ...threads import torch_threads
-from ..protocol import SeedData, prepare_seed
+from ..protocol import SeedData
 from ..runner import load_data, select_modes, table_config
 from ..table import TableConfig
 from .methods import MethodTrainer, method_infos
@@ -128,9 +128,7 @@ def run_benchmark(
     scores: list[dict[str, Any]] = []
     with torch_threads(threads):
         for seed in tqdm(list(seeds), desc=f"{bench.name} seeds", disable=not progress):
-            seed_data = prepare_seed(
-                data, modes, seed, sigma=config.sigma, clean_fraction=config.clean_fraction
-            )
+            seed_data = config.prepare(data, modes, seed)
             records = run_seed(trainer, seed_data)
             validation += records.validation
             scores += records.scores

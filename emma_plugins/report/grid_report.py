@@ -21,7 +21,7 @@ from ..experiments.grid import GridResult
 from ..experiments.table import conditions
 from .atomic import save_figure, write_atomic
 from .table_report import EVALUATIONS
-from .tables import mean_std_table, to_markdown
+from .tables import evaluation_tables, to_markdown
 
 #: Columns of the ranking table in the report (the CSV has every column).
 _RANKING_COLUMNS = ("rank", "rho", "lambda_e", "lambda_c", "val_loss", "val_metric")
@@ -107,14 +107,9 @@ def render_grid_report(
     ]
     models = ["base", "without", *[p.model_name for p in result.top]]
     columns = conditions(reruns.mode_names)
-    for evaluation, caption in EVALUATIONS.items():
-        part = reruns.scores[reruns.scores.evaluation == evaluation]
-        if part.empty:
-            continue
-        table = mean_std_table(
-            part, index="model", columns="condition", index_order=models, column_order=columns
-        )
-        lines += [f"### {caption}", "", to_markdown(table, "model"), ""]
+    lines += evaluation_tables(
+        reruns.scores, EVALUATIONS, models=models, conditions=columns, heading="###"
+    )
     lines += [
         "## Paired comparisons with model-without",
         "",

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..experiments.table import TableResult
 from .atomic import save_figure, write_atomic
-from .tables import mean_std_table, to_markdown
+from .tables import evaluation_tables, to_markdown
 
 EVALUATIONS = {
     "thesis_split": "Thesis evaluation: the corrupted 50/25/25 test split, each part scored",
@@ -86,14 +86,7 @@ def render_report(
     ]
     lines += ["## Setup", ""] + [f"- {key}: `{value}`" for key, value in setup.items()] + [""]
     models, conditions = _model_order(result), _conditions(result)
-    for evaluation, caption in EVALUATIONS.items():
-        part = result.scores[result.scores.evaluation == evaluation]
-        if part.empty:
-            continue
-        table = mean_std_table(
-            part, index="model", columns="condition", index_order=models, column_order=conditions
-        )
-        lines += [f"## {caption}", "", to_markdown(table, "model"), ""]
+    lines += evaluation_tables(result.scores, EVALUATIONS, models=models, conditions=conditions)
     lines += [f"![scores per condition]({figure})", ""]
     diag = (
         result.diagnostics.drop(columns=["seed"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -26,6 +26,27 @@ def mean_std_table(
     if column_order is not None:
         table = table[[c for c in column_order if c in table.columns]]
     return table
+
+
+def evaluation_tables(
+    scores: pd.DataFrame,
+    captions: Mapping[str, str],
+    *,
+    models: Sequence[str],
+    conditions: Sequence[str],
+    heading: str = "##",
+) -> list[str]:
+    """Markdown lines: one ``model x condition`` mean ± std table per evaluation present."""
+    lines: list[str] = []
+    for evaluation, caption in captions.items():
+        part = scores[scores.evaluation == evaluation]
+        if part.empty:
+            continue
+        table = mean_std_table(
+            part, index="model", columns="condition", index_order=models, column_order=conditions
+        )
+        lines += [f"{heading} {caption}", "", to_markdown(table, "model"), ""]
+    return lines
 
 
 def to_markdown(table: pd.DataFrame, index_label: str = "") -> str:

@@ -4,7 +4,7 @@ Both sides train the same three models on the same seed's splits with the thesis
 settings (30 epochs, batch 32, Adam 1e-3, the validation loss each epoch, the best state
 restored):
 
-* ``library``: `emma_plugins.experiments.table.run_seed`, which also chooses thresholds
+* ``library``: `emma_lab.experiments.comparison.run_seed`, which also chooses thresholds
   and scores every model on test (both evaluations), so it does strictly more work;
 * ``plain``: a straightforward per-batch loop written below, over the same models (the
   estimators are fitted with their own ``fit``, as the library does).
@@ -30,10 +30,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from emma_plugins.attention import capacity_penalty, energy_regularizer
-from emma_plugins.data import MultiModalData, load_breast_cancer
-from emma_plugins.experiments.protocol import SeedData, prepare_seed
-from emma_plugins.experiments.runner import model_factory, select_modes
-from emma_plugins.experiments.table import ModelFactory, TableConfig, run_seed
+from emma_plugins.sources import MultiModalData, load_breast_cancer
+from emma_lab.experiments.protocol import SeedData, prepare_seed
+from emma_lab.experiments.runner import model_factory, select_modes
+from emma_lab.experiments.comparison import ModelFactory, TableConfig, run_seed
 from emma_plugins.spec import EmmaSpec, parse_spec
 from emma_plugins.training.batches import TensorSplit
 
@@ -46,7 +46,7 @@ def htru2_or_breast_cancer(dae_epochs: int) -> tuple[MultiModalData, EmmaSpec]:
     """HTRU2 and the thesis' model when the data directory has it, else breast cancer."""
     root = os.environ.get("EMMA_DATA_DIR")
     if root and os.path.isdir(os.path.join(root, "htru2")):
-        from emma_plugins.data.htru2 import load_htru2
+        from emma_lab.datasets.htru2 import load_htru2
 
         data = load_htru2(root)
         modes: list[dict[str, Any]] = [

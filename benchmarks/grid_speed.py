@@ -29,9 +29,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from experiment_speed import htru2_or_breast_cancer
 
-from emma_plugins.experiments.grid import GridExecutor, GridJob, grid_points
-from emma_plugins.experiments.table import TableConfig
-from emma_plugins.spec.sections import GridSpec
+from emma_lab.grid.search import GridExecutor, GridJob, grid_points
+from emma_lab.experiments.comparison import TableConfig
+from emma_lab.spec import GridSpec
 
 TARGET_MINUTES = 45.0
 THESIS = GridSpec()

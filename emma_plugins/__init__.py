@@ -1,30 +1,29 @@
 """Energy-based Multi-Modal Attention (EMMA) as a plugin framework.
 
-Public API: the plugin contract (`hookimpl`), the registries (`get_registry`), the
-estimator base class (`EnergyEstimator`), spec files (`load_spec`, `parse_spec`), the
-builder (`build`, `EmmaModel`) and checkpoints (`save`, `load`).
+The public API, by layer: the contract (`hookimpl`, `Register`, the registries and the
+errors), the estimator base class (`EnergyEstimator`), spec files (`load_spec`,
+`parse_spec`), and assembly (`build`, `EmmaModel`, checkpoints with `save` and `load`).
 """
 
-from .builder import build
-from .checkpoint import load, save
-from .errors import (
+from emma_plugins._version import __version__
+from emma_plugins.assembly import EmmaModel, EmmaOutput, build, load, save
+from emma_plugins.core import (
     CheckpointError,
     DataError,
     DuplicateKindError,
     EmmaError,
     NotFittedError,
     PluginLoadError,
+    Register,
+    Registry,
     SpecError,
     UnknownKindError,
+    get_registry,
+    hookimpl,
+    load_failures,
 )
-from .estimators import EnergyEstimator, TiedDAE
-from .hookspecs import hookimpl
-from .model import EmmaModel, EmmaOutput
-from .plugins import get_registry, load_failures
-from .registry import Registry
-from .spec import EmmaSpec, load_spec, parse_spec
-
-__version__ = "0.1.0"
+from emma_plugins.estimators import EnergyEstimator, TiedDAE
+from emma_plugins.spec import EmmaSpec, load_spec, parse_spec
 
 __all__ = [
     "CheckpointError",
@@ -37,6 +36,7 @@ __all__ = [
     "EnergyEstimator",
     "NotFittedError",
     "PluginLoadError",
+    "Register",
     "Registry",
     "SpecError",
     "TiedDAE",

@@ -1,38 +1,31 @@
-"""The ``emma`` command: thin argument parsing over the library; each subcommand is a module."""
+"""The ``emma`` command: thin argument parsing over the library.
+
+Subcommands come from every plugin's ``register_commands`` hook, the library's own
+(``validate``, ``schema``, ``build``, ``plugins``) included, so an installed lab or any
+third-party package adds its commands the same way.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from .errors import EmmaError
-
-#: Modules under ``emma_plugins.commands``; each defines ``add_parser(subparsers)``.
-COMMANDS: tuple[str, ...] = (
-    "run",
-    "plugins",
-    "demo",
-    "validate",
-    "schema",
-    "build",
-    "grid",
-    "bench",
-)
+from emma_plugins._version import __version__
+from emma_plugins.core.errors import EmmaError
+from emma_plugins.core.plugins import get_registry
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emma",
         description="Energy-based Multi-Modal Attention: robust multi-modal models "
-        "from spec files.",
+        "from spec files. `emma plugins` lists the installed commands and kinds.",
     )
     parser.add_argument("--version", action="version", version=f"emma-plugins {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        importlib.import_module(f"emma_plugins.commands.{name}").add_parser(subparsers)
+    for entry in get_registry("command"):
+        entry.factory(subparsers)
     return parser
 
 

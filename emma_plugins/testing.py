@@ -23,8 +23,8 @@ import torch
 from pydantic import BaseModel
 from torch import Tensor, nn
 
-from .estimators.base import ArrayLike, EnergyEstimator, as_tensor
-from .plugins import get_registry
+from emma_plugins.estimators.base import ArrayLike, EnergyEstimator, as_tensor
+from emma_plugins.core.plugins import get_registry
 
 __all__ = [
     "ESTIMATOR_CHECKS",

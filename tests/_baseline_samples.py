@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from emma_plugins.builder import build
-from emma_plugins.model import EmmaModel
+from emma_plugins.assembly.builder import build
+from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.loop import FitConfig, FitResult, fit
 from emma_plugins.training.loss import ClassificationLoss

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from emma_plugins.model import EmmaModel
+from emma_plugins.assembly.model import EmmaModel
 
 ROOT = Path(__file__).resolve().parents[1]
 HTRU2_YAML = ROOT / "examples" / "htru2.yaml"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from emma_plugins.plugins import NO_AUTOLOAD_ENV, STRICT_ENV, reset_plugins
+from emma_plugins.core.plugins import NO_AUTOLOAD_ENV, STRICT_ENV, reset_plugins
 
 FakeDist = Callable[..., Path]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emma_plugins.data.paths import DATA_DIR_ENV
+from emma_plugins.sources.paths import DATA_DIR_ENV
 
 
 def shared_data_dir(dataset: str, *files: str) -> Path:

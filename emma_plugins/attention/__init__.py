@@ -5,15 +5,15 @@ and optionally endogenous and cross_modal); `build_attention` looks the stages' 
 in the registries. See ``docs/attention.md``.
 """
 
-from .build import DEFAULT_STAGES, build_attention
-from .module import STAGE_SLOTS, EnergyAttention
-from .regularizers import (
+from emma_plugins.attention.build import DEFAULT_STAGES, build_attention
+from emma_plugins.attention.module import STAGE_SLOTS, EnergyAttention
+from emma_plugins.attention.regularizers import (
     balancing_fraction,
     capacity_penalty,
     energy_regularizer,
     xi_from_corrupted,
 )
-from .report import AttentionReport
+from emma_plugins.attention.report import AttentionReport
 
 __all__ = [
     "DEFAULT_STAGES",

@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import SpecError
-from ..estimators import EnergyEstimator
-from ..plugins import get_registry
-from .module import STAGE_SLOTS, EnergyAttention
+from emma_plugins.core.errors import SpecError
+from emma_plugins.estimators import EnergyEstimator
+from emma_plugins.core.plugins import get_registry
+from emma_plugins.attention.module import STAGE_SLOTS, EnergyAttention
 
 #: Kinds used for slots the caller leaves out; endogenous and cross_modal stay empty.
 DEFAULT_STAGES: Mapping[str, Mapping[str, Any]] = MappingProxyType(

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from .constraints import bounded, project_
+from emma_plugins.attention.constraints import bounded, project_
 
 _SMALL_SLOPE = 1e-6
 

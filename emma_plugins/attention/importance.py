@@ -16,7 +16,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from .constraints import bounded, project_
+from emma_plugins.attention.constraints import bounded, project_
 
 #: ``rho`` is kept in ``[RHO_MIN, RHO_MAX]`` so that ``rho * E`` cannot overflow.
 RHO_MIN, RHO_MAX = 1e-6, 1e6

@@ -17,8 +17,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from .constraints import bounded, project_
-from .coupling import pair_coupling
+from emma_plugins.attention.constraints import bounded, project_
+from emma_plugins.attention.coupling import pair_coupling
 
 
 class CoupledParams(BaseModel):

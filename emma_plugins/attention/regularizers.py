@@ -12,8 +12,8 @@ import math
 import torch
 from torch import Tensor
 
-from .module import EnergyAttention
-from .report import AttentionReport
+from emma_plugins.attention.module import EnergyAttention
+from emma_plugins.attention.report import AttentionReport
 
 
 def capacity_penalty(attention: EnergyAttention) -> Tensor:

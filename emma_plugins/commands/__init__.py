@@ -1,1 +1,3 @@
-"""Subcommands of the ``emma`` CLI, one module each."""
+"""The library's own ``emma`` subcommands; plugins add theirs through ``register_commands``."""
+
+__all__: list[str] = []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..builder import build
-from ..spec import load_spec
-from ..summary import render_summary
+from emma_plugins.assembly.builder import build
+from emma_plugins.spec import load_spec
+from emma_plugins.assembly.summary import render_summary
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

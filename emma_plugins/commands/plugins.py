@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ..plugins import FAMILIES, get_registry, load_failures
+from emma_plugins.core.plugins import ALL_FAMILIES, get_registry, load_failures
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "plugins",
-        help="list registered kinds per family and plugins that failed to load",
+        help="list registered kinds per family (commands and spec sections too) and plugins that failed to load",
         description="List every registered kind per component family with the distribution "
         "that provides it, and any plugin that failed to load with its error.",
     )
@@ -19,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def render() -> str:
     lines: list[str] = []
-    for family in FAMILIES:
+    for family in ALL_FAMILIES:
         registry = get_registry(family)
         lines.append(f"{family}:")
         if not len(registry):

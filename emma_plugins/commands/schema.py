@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..spec import spec_json_schema
+from emma_plugins.spec import spec_json_schema
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

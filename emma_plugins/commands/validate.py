@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import SpecError
-from ..spec import EmmaSpec, load_spec
+from emma_plugins.core.errors import SpecError
+from emma_plugins.spec import EmmaSpec, load_spec
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -1,13 +1,13 @@
 """Corruptions that simulate failing modes, and schemes that decide which samples fail."""
 
-from .audio import TimeMask, TimeMaskParams, WhiteNoise, WhiteNoiseParams
-from .base import Corruption, CorruptionContext, CorruptionError
-from .catalog import make_corruption
-from .gaussian import GaussianNoise, GaussianParams
-from .image import Occlusion, OcclusionParams, PixelNoise, PixelNoiseParams
-from .missing import MissingMode
-from .ood import OODParams, OutOfDistribution
-from .scheme import CorruptedBatch, CorruptionGroup, CorruptionScheme, corrupt_all
+from emma_plugins.corruptions.audio import TimeMask, TimeMaskParams, WhiteNoise, WhiteNoiseParams
+from emma_plugins.corruptions.base import Corruption, CorruptionContext, CorruptionError
+from emma_plugins.corruptions.catalog import make_corruption
+from emma_plugins.corruptions.gaussian import GaussianNoise, GaussianParams
+from emma_plugins.corruptions.image import Occlusion, OcclusionParams, PixelNoise, PixelNoiseParams
+from emma_plugins.corruptions.missing import MissingMode
+from emma_plugins.corruptions.ood import OODParams, OutOfDistribution
+from emma_plugins.corruptions.scheme import CorruptedBatch, CorruptionGroup, CorruptionScheme, corrupt_all
 
 __all__ = [
     "CorruptedBatch",

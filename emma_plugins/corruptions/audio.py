@@ -15,9 +15,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from .base import Corruption, CorruptionContext, CorruptionError, draw_normal
-from .checks import positive_int, require_dims
-from .spans import random_span_mask
+from emma_plugins.corruptions.base import Corruption, CorruptionContext, CorruptionError, draw_normal
+from emma_plugins.corruptions.checks import positive_int, require_dims
+from emma_plugins.corruptions.spans import random_span_mask
 
 Fill = Literal["zero", "mean"]
 

@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from ..errors import EmmaError
+from emma_plugins.core.errors import EmmaError
 
 
 class CorruptionError(EmmaError, ValueError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..plugins import get_registry
-from .base import Corruption, CorruptionError
+from emma_plugins.core.plugins import get_registry
+from emma_plugins.corruptions.base import Corruption, CorruptionError
 
 
 def make_corruption(spec: Corruption | str | Mapping[str, Any]) -> Corruption:

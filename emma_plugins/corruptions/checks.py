@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .base import CorruptionContext, CorruptionError
+from emma_plugins.corruptions.base import CorruptionContext, CorruptionError
 
 
 def non_negative(value: float, name: str) -> float:

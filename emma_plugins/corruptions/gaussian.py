@@ -6,8 +6,8 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from .base import Corruption, CorruptionContext, draw_normal
-from .checks import non_negative
+from emma_plugins.corruptions.base import Corruption, CorruptionContext, draw_normal
+from emma_plugins.corruptions.checks import non_negative
 
 
 class GaussianParams(BaseModel):

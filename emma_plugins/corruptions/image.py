@@ -10,9 +10,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from .base import Corruption, CorruptionContext, draw_normal
-from .checks import non_negative, positive_int, require_dims
-from .spans import random_span_mask
+from emma_plugins.corruptions.base import Corruption, CorruptionContext, draw_normal
+from emma_plugins.corruptions.checks import non_negative, positive_int, require_dims
+from emma_plugins.corruptions.spans import random_span_mask
 
 
 class PixelNoiseParams(BaseModel):

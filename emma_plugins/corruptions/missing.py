@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Corruption, CorruptionContext
+from emma_plugins.corruptions.base import Corruption, CorruptionContext
 
 
 class MissingMode(Corruption):

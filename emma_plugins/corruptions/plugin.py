@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..hookspecs import Register, hookimpl
-from .audio import TimeMask, TimeMaskParams, WhiteNoise, WhiteNoiseParams
-from .gaussian import GaussianNoise, GaussianParams
-from .image import Occlusion, OcclusionParams, PixelNoise, PixelNoiseParams
-from .missing import MissingMode
-from .ood import OODParams, OutOfDistribution
+from emma_plugins.core.hookspecs import Register, hookimpl
+from emma_plugins.corruptions.audio import TimeMask, TimeMaskParams, WhiteNoise, WhiteNoiseParams
+from emma_plugins.corruptions.gaussian import GaussianNoise, GaussianParams
+from emma_plugins.corruptions.image import Occlusion, OcclusionParams, PixelNoise, PixelNoiseParams
+from emma_plugins.corruptions.missing import MissingMode
+from emma_plugins.corruptions.ood import OODParams, OutOfDistribution
 
 
 @hookimpl

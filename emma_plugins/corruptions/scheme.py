@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import Corruption, CorruptionContext, CorruptionError
-from .catalog import make_corruption
-from .gaussian import GaussianNoise
+from emma_plugins.corruptions.base import Corruption, CorruptionContext, CorruptionError
+from emma_plugins.corruptions.catalog import make_corruption
+from emma_plugins.corruptions.gaussian import GaussianNoise
 
 CorruptionLike = Corruption | str | Mapping[str, Any]
 FRACTION_TOLERANCE = 1e-6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import CorruptionError
+from emma_plugins.corruptions.base import CorruptionError
 
 
 def random_span_mask(

@@ -1,8 +1,8 @@
 """Energy estimators (step 1): the contract, the built-in tied DAE, deep structured energies."""
 
-from .base import EnergyEstimator, as_tensor
-from .dae import TiedDAE, TiedDAEParams
-from .structured import StructuredEnergy, StructuredEnergyParams, StructuredTraining
+from emma_plugins.estimators.base import EnergyEstimator, as_tensor
+from emma_plugins.estimators.dae import TiedDAE, TiedDAEParams
+from emma_plugins.estimators.structured import StructuredEnergy, StructuredEnergyParams, StructuredTraining
 
 __all__ = [
     "EnergyEstimator",

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from ..errors import NotFittedError
+from emma_plugins.core.errors import NotFittedError
 
 ArrayLike = Tensor | np.ndarray | pd.DataFrame
 

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from .base import EnergyEstimator
-from .training import fit_minibatch
+from emma_plugins.estimators.base import EnergyEstimator
+from emma_plugins.estimators.training import fit_minibatch
 
 
 class TiedDAEParams(BaseModel):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..hookspecs import Register, hookimpl
-from .dae import TiedDAE, TiedDAEParams
+from emma_plugins.core.hookspecs import Register, hookimpl
+from emma_plugins.estimators.dae import TiedDAE, TiedDAEParams
 
 
 @hookimpl

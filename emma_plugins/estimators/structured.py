@@ -23,13 +23,13 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from .base import EnergyEstimator
-from .score_matching import (
+from emma_plugins.estimators.base import EnergyEstimator
+from emma_plugins.estimators.score_matching import (
     cudnn_disabled,
     denoising_score_matching_loss,
     score_matching_reconstruction,
 )
-from .training import fit_minibatch
+from emma_plugins.estimators.training import fit_minibatch
 
 
 class StructuredEnergyParams(BaseModel):

@@ -1,14 +1,14 @@
 """Built-in multi-modal networks (MMN): ``network(modes: list[Tensor]) -> logits [N, out]``."""
 
-from .encoder_fusion import EncoderFusion, EncoderFusionParams
-from .interfaces import HasQualityScores, HasTrainingLoss, HasUncertainty
-from .late_fusion import LateFusion, LateFusionParams
-from .layers import ACTIVATIONS, LayerParams, mlp_stack
-from .linear_attention import LinearAttention, LinearAttentionParams
-from .mlp import MLP, MLPParams
-from .mmdynamics import MMDynamics, MMDynamicsParams
-from .qmf import QMF, QMFParams
-from .tmc import TMC, TMCParams
+from emma_plugins.networks.encoder_fusion import EncoderFusion, EncoderFusionParams
+from emma_plugins.networks.interfaces import HasQualityScores, HasTrainingLoss, HasUncertainty
+from emma_plugins.networks.late_fusion import LateFusion, LateFusionParams
+from emma_plugins.networks.layers import ACTIVATIONS, LayerParams, mlp_stack
+from emma_plugins.networks.linear_attention import LinearAttention, LinearAttentionParams
+from emma_plugins.networks.mlp import MLP, MLPParams
+from emma_plugins.networks.mmdynamics import MMDynamics, MMDynamicsParams
+from emma_plugins.networks.qmf import QMF, QMFParams
+from emma_plugins.networks.tmc import TMC, TMCParams
 
 __all__ = [
     "ACTIVATIONS",

@@ -13,8 +13,8 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from .layers import LayerParams, Widths, mlp_stack
-from .per_mode import per_mode_encoders
+from emma_plugins.networks.layers import LayerParams, Widths, mlp_stack
+from emma_plugins.networks.per_mode import per_mode_encoders
 
 
 class EncoderFusionParams(LayerParams):

@@ -8,8 +8,8 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from .layers import LayerParams, Widths
-from .per_mode import per_mode_stacks
+from emma_plugins.networks.layers import LayerParams, Widths
+from emma_plugins.networks.per_mode import per_mode_stacks
 
 
 class LateFusionParams(LayerParams):

@@ -15,9 +15,9 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from .interfaces import LastForward
-from .layers import LayerParams, Widths, mlp_stack
-from .per_mode import per_mode_encoders, run_per_mode
+from emma_plugins.networks.interfaces import LastForward
+from emma_plugins.networks.layers import LayerParams, Widths, mlp_stack
+from emma_plugins.networks.per_mode import per_mode_encoders, run_per_mode
 
 
 class LinearAttentionParams(LayerParams):

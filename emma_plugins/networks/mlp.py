@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from .layers import LayerParams, Widths, flat_sizes, flatten_modes, mlp_stack
+from emma_plugins.networks.layers import LayerParams, Widths, flat_sizes, flatten_modes, mlp_stack
 
 
 class MLPParams(LayerParams):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .layers import flat_sizes, mlp_stack
+from emma_plugins.networks.layers import flat_sizes, mlp_stack
 
 
 def per_mode_stacks(

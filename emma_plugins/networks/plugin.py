@@ -3,14 +3,14 @@ baselines linear_attention, qmf, tmc and mmdynamics."""
 
 from __future__ import annotations
 
-from ..hookspecs import Register, hookimpl
-from .encoder_fusion import EncoderFusion, EncoderFusionParams
-from .late_fusion import LateFusion, LateFusionParams
-from .linear_attention import LinearAttention, LinearAttentionParams
-from .mlp import MLP, MLPParams
-from .mmdynamics import MMDynamics, MMDynamicsParams
-from .qmf import QMF, QMFParams
-from .tmc import TMC, TMCParams
+from emma_plugins.core.hookspecs import Register, hookimpl
+from emma_plugins.networks.encoder_fusion import EncoderFusion, EncoderFusionParams
+from emma_plugins.networks.late_fusion import LateFusion, LateFusionParams
+from emma_plugins.networks.linear_attention import LinearAttention, LinearAttentionParams
+from emma_plugins.networks.mlp import MLP, MLPParams
+from emma_plugins.networks.mmdynamics import MMDynamics, MMDynamicsParams
+from emma_plugins.networks.qmf import QMF, QMFParams
+from emma_plugins.networks.tmc import TMC, TMCParams
 
 
 @hookimpl

@@ -20,11 +20,11 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
-from .class_logits import class_count, to_output_logits
-from .interfaces import LastForward, LossFn
-from .layers import LayerParams, Widths
-from .loss_history import LossHistory
-from .per_mode import per_mode_stacks, run_per_mode
+from emma_plugins.networks.class_logits import class_count, to_output_logits
+from emma_plugins.networks.interfaces import LastForward, LossFn
+from emma_plugins.networks.layers import LayerParams, Widths
+from emma_plugins.networks.loss_history import LossHistory
+from emma_plugins.networks.per_mode import per_mode_stacks, run_per_mode
 
 
 class QMFParams(LayerParams):

@@ -5,10 +5,10 @@ Component kinds are checked against the registries after plugins load, so a kind
 third-party plugin validates with its own parameters.
 """
 
-from .components import ComponentSpec, Family
-from .dynamic import spec_model
-from .load import load_spec, parse_spec, read_spec_file
-from .models import (
+from emma_plugins.spec.components import ComponentSpec, Family
+from emma_plugins.spec.dynamic import spec_model
+from emma_plugins.spec.load import load_spec, parse_spec, read_spec_file
+from emma_plugins.spec.models import (
     OPTIONAL_SLOTS,
     REQUIRED_SLOTS,
     SLOTS,
@@ -17,9 +17,9 @@ from .models import (
     EmmaSpec,
     ModeSpec,
 )
-from .paths import DataPath, check_data_path, resolve_data_path
-from .schema import spec_json_schema
-from .sections import DataSpec, EvaluationSpec, TrainingSpec
+from emma_plugins.spec.paths import DataPath, check_data_path, resolve_data_path
+from emma_plugins.spec.schema import spec_json_schema
+from emma_plugins.spec.sections import DataSpec, TrainingSpec
 
 __all__ = [
     "OPTIONAL_SLOTS",
@@ -31,7 +31,6 @@ __all__ = [
     "DataPath",
     "DataSpec",
     "EmmaSpec",
-    "EvaluationSpec",
     "Family",
     "ModeSpec",
     "TrainingSpec",

@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import SpecIssue
-from ..registry import Registration
+from emma_plugins.core.errors import SpecIssue
+from emma_plugins.core.registry import Registration
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,14 @@ import typing
 import weakref
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, create_model
 from pydantic.fields import FieldInfo
 
-from ..plugins import FAMILIES, PluginHost, plugin_host
-from ..registry import Registration
-from .components import Family
-from .models import EmmaSpec
-from .union import kind_union
+from emma_plugins.core.plugins import FAMILIES, PluginHost, plugin_host
+from emma_plugins.core.registry import Registration
+from emma_plugins.spec.components import Family
+from emma_plugins.spec.models import EmmaSpec
+from emma_plugins.spec.union import kind_union
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -36,14 +36,33 @@ def spec_model(host: PluginHost | None = None) -> type[EmmaSpec]:
     ``host`` defaults to the process-wide plugin host (built-ins plus installed plugins).
     """
     host = host or plugin_host()
-    key: _CacheKey = tuple((family, tuple(host.registry(family))) for family in FAMILIES)
+    families = (*FAMILIES, "spec_section")
+    key: _CacheKey = tuple((family, tuple(host.registry(family))) for family in families)
     cached = _cache.get(host)
     if cached is not None and cached[0] == key:
         return cached[1]
-    unions = {family: kind_union(host.registry(family)) for family in FAMILIES}
-    model = _Rebuilder(unions).model(EmmaSpec)
+    rebuilder = _Rebuilder({family: kind_union(host.registry(family)) for family in FAMILIES})
+    model = rebuilder.model(EmmaSpec)
+    sections = {
+        entry.kind: _section_field(rebuilder.model(entry.factory))
+        for entry in host.registry("spec_section")
+    }
+    if sections:
+        model = create_model(
+            EmmaSpec.__name__,
+            __base__=model,
+            __module__=EmmaSpec.__module__,
+            __doc__=EmmaSpec.__doc__,
+            **sections,
+        )
     _cache[host] = (key, model)
     return model
+
+
+def _section_field(section: type[BaseModel]) -> tuple[Any, Any]:
+    """An optional top-level field for a plugin's section, described by its docstring."""
+    summary = (section.__doc__ or section.__name__).strip().splitlines()[0]
+    return (section | None, Field(None, description=f"{summary} (optional)."))
 
 
 class _Rebuilder:

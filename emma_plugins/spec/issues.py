@@ -14,8 +14,8 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, Discriminator, ValidationError
 from pydantic_core import ErrorDetails
 
-from ..errors import SpecIssue
-from .components import CrossFieldError
+from emma_plugins.core.errors import SpecIssue
+from emma_plugins.spec.components import CrossFieldError
 
 _PREFIXES = ("Value error, ", "Assertion failed, ")
 #: Error types whose message already says what the input was.

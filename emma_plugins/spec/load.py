@@ -16,11 +16,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..errors import SpecError, SpecIssue
-from ..plugins import PluginHost
-from .dynamic import spec_model
-from .issues import issues_from
-from .models import EmmaSpec
+from emma_plugins.core.errors import SpecError, SpecIssue
+from emma_plugins.core.plugins import PluginHost
+from emma_plugins.spec.dynamic import spec_model
+from emma_plugins.spec.issues import issues_from
+from emma_plugins.spec.models import EmmaSpec
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -21,10 +21,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..attention import DEFAULT_STAGES
-from ..errors import SpecIssue
-from .components import ComponentSpec, CrossFieldError, Family, component_default
-from .sections import DataSpec, EvaluationSpec, TrainingSpec
+from emma_plugins.attention import DEFAULT_STAGES
+from emma_plugins.core.errors import SpecIssue
+from emma_plugins.spec.components import ComponentSpec, CrossFieldError, Family, component_default
+from emma_plugins.spec.sections import DataSpec, TrainingSpec
 
 SPEC_VERSION = 1
 
@@ -195,7 +195,6 @@ class EmmaSpec(BaseModel):
     out_features: int = Field(1, ge=1, description="Outputs of the network (logits).")
     data: DataSpec | None = Field(None, description="The data set (optional).")
     training: TrainingSpec | None = Field(None, description="Training settings (optional).")
-    evaluation: EvaluationSpec | None = Field(None, description="Evaluation settings (optional).")
 
     @field_validator("spec_version", mode="before")
     @classmethod
@@ -274,6 +273,7 @@ def _cross_field_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
         }
         contexts.append(("network", spec.network, network_context))
     yield from _corrupted_mode_issues(spec)
+    yield from _section_issues(spec)
     for location, component, context in contexts:
         check = getattr(component, "check_context", None)
         if check is None:
@@ -285,20 +285,26 @@ def _cross_field_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
 
 
 def _corrupted_mode_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
-    """Per-mode training corruptions and evaluation sweeps must name modes of the spec."""
-    names = spec.mode_names
-    named: list[tuple[str, str]] = []
-    if spec.training is not None:
-        named += [
-            (f"training.corruption.per_mode.{m}", m) for m in spec.training.corruption.per_mode
-        ]
-    if spec.evaluation is not None:
-        named += [
-            (f"evaluation.sweeps[{i}].mode", s.mode) for i, s in enumerate(spec.evaluation.sweeps)
-        ]
-    for location, mode in named:
-        if mode not in names:
-            yield SpecIssue(location, f"no mode {mode!r}; the modes are {', '.join(names)}")
+    """Per-mode training corruptions must name modes of the spec."""
+    if spec.training is None:
+        return
+    for mode in spec.training.corruption.per_mode:
+        yield from unknown_mode_issue(spec, f"training.corruption.per_mode.{mode}", mode)
+
+
+def unknown_mode_issue(spec: EmmaSpec, location: str, mode: str) -> Iterator[SpecIssue]:
+    """An issue at ``location`` when ``mode`` is not one of the spec's modes."""
+    if mode not in spec.mode_names:
+        yield SpecIssue(location, f"no mode {mode!r}; the modes are {', '.join(spec.mode_names)}")
+
+
+def _section_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
+    """Checks of plugin sections (``register_spec_sections``) that need the whole spec."""
+    for name in type(spec).model_fields.keys() - EmmaSpec.model_fields.keys():
+        check = getattr(getattr(spec, name), "check_spec", None)
+        if check is not None:
+            for issue in check(spec):
+                yield SpecIssue(f"{name}.{issue.location}", issue.message)
 
 
 def _energy_input_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:

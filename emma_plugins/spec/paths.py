@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
-from ..errors import SpecError
+from emma_plugins.core.errors import SpecError
 
 _HOW = "write it relative to the data directory (EMMA_DATA_DIR), e.g. 'htru2/HTRU_2.csv'"
 

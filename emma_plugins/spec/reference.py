@@ -7,11 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..plugins import FAMILIES, PluginHost
-from .models import AttentionSpec, EmmaSpec, ModeSpec
-from .schema import spec_json_schema
-from .sections import DataSpec, EvaluationSpec, GridSpec, TrainingSpec
-from .union import kind_model
+from emma_plugins.core.plugins import FAMILIES, PluginHost
+from emma_plugins.spec.models import AttentionSpec, EmmaSpec, ModeSpec
+from emma_plugins.spec.schema import spec_json_schema
+from emma_plugins.spec.sections import DataSpec, TrainingSpec
+from emma_plugins.spec.union import kind_model
 
 #: Section models in the order the reference presents them, with the key they live under.
 SECTIONS: tuple[tuple[type[BaseModel], str], ...] = (
@@ -20,8 +20,6 @@ SECTIONS: tuple[tuple[type[BaseModel], str], ...] = (
     (AttentionSpec, "`attention`"),
     (DataSpec, "`data`"),
     (TrainingSpec, "`training`"),
-    (EvaluationSpec, "`evaluation`"),
-    (GridSpec, "`evaluation.grid`"),
 )
 
 _BOUNDS = (
@@ -128,7 +126,8 @@ def spec_reference_markdown(host: PluginHost | None = None) -> str:
         for entry in host.registry(family):
             kind_families[kind_model(family, entry).__name__] = family
     parts = ["### Sections"]
-    for model, key in SECTIONS:
+    plugin_sections = [(e.factory, f"`{e.kind}` ({e.provider})") for e in host.registry("spec_section")]
+    for model, key in (*SECTIONS, *plugin_sections):
         section = schema if model is EmmaSpec else defs[model.__name__]
         doc = _first_paragraph(model.__doc__)
         parts += [f"#### {key}", doc, _table(section, kind_families, model)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plugins import PluginHost
-from .dynamic import spec_model
+from emma_plugins.core.plugins import PluginHost
+from emma_plugins.spec.dynamic import spec_model
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

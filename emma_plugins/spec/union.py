@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field
 from pydantic_core import PydanticCustomError
 
-from ..registry import Registration, Registry
-from .components import ComponentSpec
+from emma_plugins.core.registry import Registration, Registry
+from emma_plugins.spec.components import ComponentSpec
 
 #: What a Python import target looks like: ``pkg.module.Class`` or ``pkg.module:obj``.
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*([.:][A-Za-z_][\w]*)+$")

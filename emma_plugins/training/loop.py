@@ -10,10 +10,10 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ..networks.interfaces import begin_fit, training_objective
-from .annealing import ColdnessAnnealing
-from .batches import TensorSplit
-from .selection import BestState
+from emma_plugins.networks.interfaces import begin_fit, training_objective
+from emma_plugins.training.annealing import ColdnessAnnealing
+from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.selection import BestState
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -61,7 +61,7 @@ def _objective(
     epoch: int,
     index: Tensor,
 ) -> Tensor:
-    from ..attention import capacity_penalty, energy_regularizer
+    from emma_plugins.attention import capacity_penalty, energy_regularizer
 
     output, report = _forward(model, batch)
     network = getattr(model, "network", model)

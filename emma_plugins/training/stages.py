@@ -14,10 +14,10 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..model import EmmaModel
-from .annealing import ColdnessAnnealing, compensate_initial_attention
-from .batches import TensorSplit
-from .loop import FitConfig, FitResult, LossFn, fit
+from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.training.annealing import ColdnessAnnealing, compensate_initial_attention
+from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.loop import FitConfig, FitResult, LossFn, fit
 
 
 @dataclass

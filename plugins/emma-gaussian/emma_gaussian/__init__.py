@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emma_plugins import hookimpl
-from emma_plugins.hookspecs import Register
+from emma_plugins.core.hookspecs import Register
 
 from .estimator import GaussianEstimator, GaussianParams
 

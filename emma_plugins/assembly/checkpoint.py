@@ -1,0 +1,201 @@
+"""Save and load an `EmmaModel`: safetensors weights plus the spec as JSON, no pickled code.
+
+A checkpoint is a directory of three files, each written atomically (temporary file in the
+same directory, fsync, ``os.replace``), the manifest last:
+
+* ``model.safetensors``: the state dict;
+* ``spec.json``: the spec, a valid spec file on its own;
+* ``checkpoint.json``: the format version and the SHA-256 and size of the other two.
+
+Loading rebuilds the model from the spec through the registries and refuses anything that
+disagrees: a file changed or truncated since it was saved, tensors missing, unexpected or
+of another shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+from torch import Tensor, nn
+
+from emma_plugins._atomic import write_atomic
+from emma_plugins._version import __version__
+from emma_plugins.assembly.builder import build
+from emma_plugins.core.errors import CheckpointError, SpecError
+from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.spec import parse_spec
+
+FORMAT = "emma-checkpoint"
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+SPEC_FILE = "spec.json"
+MANIFEST_FILE = "checkpoint.json"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically (`write_atomic`), then make the rename itself durable."""
+    write_atomic(path, lambda handle: handle.write(data))
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _digest(data: bytes) -> dict[str, Any]:
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def save(model: EmmaModel, directory: str | os.PathLike[str]) -> Path:
+    """Write ``model``'s weights and spec to ``directory`` (created if needed); returns it."""
+    if not isinstance(model, EmmaModel):
+        raise TypeError(f"save() takes an EmmaModel, got {type(model).__name__}.")
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    # Cloning gives every tensor its own storage: safetensors refuses shared storage.
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    weights = save_tensors(tensors, metadata={"format": FORMAT, "version": str(FORMAT_VERSION)})
+    spec = (json.dumps(model.spec.to_dict(), indent=2) + "\n").encode()
+    network = type(model.network)
+    manifest = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "emma_plugins": __version__,
+        "weights": {"file": WEIGHTS_FILE, **_digest(weights)},
+        "spec": {"file": SPEC_FILE, **_digest(spec)},
+        "network": {
+            "source": model.network_source,
+            "class": f"{network.__module__}.{network.__qualname__}",
+        },
+    }
+    _write_atomic(target / WEIGHTS_FILE, weights)
+    _write_atomic(target / SPEC_FILE, spec)
+    _write_atomic(target / MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode())
+    return target
+
+
+def load(directory: str | os.PathLike[str], network: nn.Module | None = None) -> EmmaModel:
+    """Rebuild the model saved in ``directory`` and load its weights; returned in eval mode.
+
+    A checkpoint of a model built with a user network needs that network again:
+    ``load(directory, network=MyNet(...))``.
+    """
+    root = Path(directory)
+    manifest = _read_manifest(root)
+    spec_bytes = _read_checked(root, manifest, "spec")
+    weight_bytes = _read_checked(root, manifest, "weights")
+    saved_network = manifest.get("network", {})
+    if saved_network.get("source") == "user" and network is None:
+        raise CheckpointError(
+            f"{root}: this checkpoint was saved with a user network "
+            f"({saved_network.get('class', 'unknown class')}); pass it again with "
+            "load(directory, network=...)."
+        )
+    try:
+        spec = parse_spec(json.loads(spec_bytes), source=str(root / SPEC_FILE))
+    except (SpecError, ValueError) as exc:
+        raise CheckpointError(f"{root}: the stored spec is not valid here: {exc}") from exc
+    try:
+        tensors = load_tensors(weight_bytes)
+    except SafetensorError as exc:
+        raise CheckpointError(f"{root / WEIGHTS_FILE}: unreadable safetensors file: {exc}") from exc
+    model = build(spec, network=network)
+    _check_tensors(root, model, tensors)
+    model.load_state_dict(tensors, strict=True)
+    return model.eval()
+
+
+def _read_manifest(root: Path) -> dict[str, Any]:
+    path = root / MANIFEST_FILE
+    if not path.is_file():
+        raise CheckpointError(
+            f"{root} is not an EMMA checkpoint: {MANIFEST_FILE} is missing (a save that was "
+            "interrupted, or a directory written by something else)."
+        )
+    try:
+        manifest = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: unreadable manifest: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an {FORMAT} manifest.")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {manifest.get('version')!r}; this version of "
+            f"emma_plugins reads version {FORMAT_VERSION}."
+        )
+    return manifest
+
+
+def _read_checked(root: Path, manifest: Mapping[str, Any], entry: str) -> bytes:
+    """A file listed in the manifest, refused if its size or SHA-256 changed since saving."""
+    expected = manifest.get(entry)
+    if not isinstance(expected, Mapping) or not {"file", "sha256", "bytes"} <= set(expected):
+        raise CheckpointError(f"{root / MANIFEST_FILE}: no complete entry for {entry!r}.")
+    path = root / str(expected["file"])
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read it: {exc}") from exc
+    if len(data) != expected["bytes"]:
+        how = "shorter" if len(data) < expected["bytes"] else "longer"
+        raise CheckpointError(
+            f"{path} changed after the checkpoint was saved: it is {how} than saved "
+            f"({len(data)} bytes, {expected['bytes']} recorded), "
+            f"{'truncated' if how == 'shorter' else 'appended to'} or edited. Save the model again."
+        )
+    if hashlib.sha256(data).hexdigest() != expected["sha256"]:
+        raise CheckpointError(
+            f"{path} changed after the checkpoint was saved (SHA-256 differs); the weights and "
+            "spec would no longer match. Save the model again."
+        )
+    return data
+
+
+def _check_tensors(root: Path, model: nn.Module, tensors: Mapping[str, Tensor]) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    reshaped = [
+        f"{key}: checkpoint {list(tensors[key].shape)}, model {list(expected[key].shape)}"
+        for key in sorted(set(expected) & set(tensors))
+        if tuple(tensors[key].shape) != tuple(expected[key].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {_few(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {_few(unexpected)}")
+    if reshaped:
+        problems.append(f"shape mismatch {_few(reshaped)}")
+    if problems:
+        raise CheckpointError(
+            f"{root}: the weights do not fit the model its spec builds ("
+            + "; ".join(problems)
+            + ")."
+        )
+
+
+def _few(items: list[str], limit: int = 5) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+__all__ = ["load", "save"]

@@ -1,0 +1,46 @@
+"""The contract: hook specifications, registries, plugin loading and the errors they raise.
+
+Everything else in the package builds on this layer; it imports nothing from the rest.
+"""
+
+from emma_plugins.core.errors import (
+    CheckpointError,
+    DataError,
+    DuplicateKindError,
+    EmmaError,
+    NotFittedError,
+    PluginLoadError,
+    SpecError,
+    UnknownKindError,
+)
+from emma_plugins.core.hookspecs import Register, hookimpl, hookspec
+from emma_plugins.core.plugins import (
+    PluginHost,
+    get_registry,
+    load_failures,
+    plugin_host,
+    reset_plugins,
+)
+from emma_plugins.core.registry import NoParams, Registration, Registry
+
+__all__ = [
+    "CheckpointError",
+    "DataError",
+    "DuplicateKindError",
+    "EmmaError",
+    "NoParams",
+    "NotFittedError",
+    "PluginHost",
+    "PluginLoadError",
+    "Register",
+    "Registration",
+    "Registry",
+    "SpecError",
+    "UnknownKindError",
+    "get_registry",
+    "hookimpl",
+    "hookspec",
+    "load_failures",
+    "plugin_host",
+    "reset_plugins",
+]

@@ -1,0 +1,31 @@
+"""Data sources: the multi-modal data container, splits, scaling and the bundled data set."""
+
+from emma_plugins.sources.breast_cancer import load_breast_cancer
+from emma_plugins.sources.catalog import load_dataset
+from emma_plugins.sources.container import SPLIT_NAMES, MultiModalData, Task
+from emma_plugins.sources.paths import DATA_DIR_ENV, resolve_data_dir, user_cache_dir
+from emma_plugins.sources.splits import (
+    Splits,
+    Standardizer,
+    carve_validation,
+    predefined_indices,
+    split,
+    stratified_indices,
+)
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "SPLIT_NAMES",
+    "MultiModalData",
+    "Splits",
+    "Standardizer",
+    "Task",
+    "carve_validation",
+    "load_breast_cancer",
+    "load_dataset",
+    "predefined_indices",
+    "resolve_data_dir",
+    "split",
+    "stratified_indices",
+    "user_cache_dir",
+]

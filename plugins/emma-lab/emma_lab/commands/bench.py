@@ -1,0 +1,115 @@
+"""``emma bench robustness``: EMMA against the methods one would pick instead."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from emma_lab.robustness import available_benches, run_named
+from emma_lab.robustness.report import read_results, write_report
+from emma_lab.robustness.suite import BENCH_DIR_ENV, DEFAULT_DATASETS
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmark EMMA against its peers",
+        description="Benchmarks of EMMA against the methods one would use instead.",
+    )
+    benches = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    robustness = benches.add_parser(
+        "robustness",
+        help="noise, out-of-distribution and missing modes: EMMA against the best peer",
+        description="Train early fusion, noise augmentation, EMMA and its peers on the same "
+        "splits, seeds and corruptions; test them under one-mode noise sweeps, "
+        "out-of-distribution and missing modes; choose the best peer on validation data and "
+        "compare EMMA with it per condition, paired over seeds. Writes tables (CSV and "
+        "Markdown), curves, results.json and report.md.",
+    )
+    robustness.add_argument(
+        "--datasets",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help=f"data sets (bench file names or paths; default: {' '.join(DEFAULT_DATASETS)})",
+    )
+    robustness.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seeds (default: each bench's, 5)",
+    )
+    robustness.add_argument(
+        "--quick",
+        action="store_true",
+        help="the short version: 2 seeds, 3 epochs, a stratified subset of the rows",
+    )
+    robustness.add_argument("--out", type=Path, default=None, help="output directory")
+    robustness.add_argument(
+        "--bench-dir",
+        default=None,
+        help=f"folder of bench files (default: ${BENCH_DIR_ENV}, else the installed ones)",
+    )
+    robustness.add_argument(
+        "--data-dir", default=None, help="data directory (default: $EMMA_DATA_DIR, else the cache)"
+    )
+    robustness.add_argument("--list", action="store_true", help="list the bench files and exit")
+    robustness.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    robustness.set_defaults(handler=run)
+    report = benches.add_parser(
+        "report",
+        help="write report.md and the tables again from DIR/results.json (no training)",
+        description="Read the results.json a benchmark wrote and write its report, tables "
+        "and curves again, e.g. after a change to the report.",
+    )
+    report.add_argument("dir", type=Path, help="the benchmark's output directory")
+    report.set_defaults(handler=rewrite_report)
+
+
+def rewrite_report(args: argparse.Namespace) -> int:
+    source = args.dir / "results.json"
+    if not source.is_file():
+        print(
+            f"error: {source} not found; run `emma bench robustness --out DIR` first.",
+            file=sys.stderr,
+        )
+        return 2
+    results, setup = read_results(source)
+    paths = write_report(results, args.dir, setup=setup)
+    print(f"report:  {paths['report']}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list:
+        for name, path in available_benches(args.bench_dir).items():
+            print(f"{name:<16} {path}")
+        return 0
+    if args.seeds is not None and args.seeds < 1:
+        print(f"error: --seeds must be at least 1, got {args.seeds}", file=sys.stderr)
+        return 2
+    if args.out is None:
+        print("error: --out DIR is required (where the report and tables go)", file=sys.stderr)
+        return 2
+    results, paths = run_named(
+        args.datasets,
+        args.out,
+        bench_dir=args.bench_dir,
+        data_dir=args.data_dir,
+        seeds=args.seeds,
+        quick=args.quick,
+        progress=not args.no_progress,
+    )
+    for result in results:
+        mine = [c for c in result.comparisons if c.a == result.emma_methods[0]]
+        counts = {v: sum(c.verdict == v for c in mine) for v in ("win", "tie", "lose")}
+        print(
+            f"{result.name}: {result.emma_methods[0]} against the best peer "
+            f"({result.best_peer}, chosen on validation): {counts['win']} wins, "
+            f"{counts['tie']} ties, {counts['lose']} losses over {len(mine)} comparisons"
+        )
+    print(f"report:  {paths['report']}")
+    print(f"results: {paths['json']}")
+    return 0

@@ -1,0 +1,46 @@
+"""``emma run SPEC --out DIR``: train and evaluate what a spec describes; write the report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from emma_lab.experiments.runner import run_spec
+from emma_plugins.spec import load_spec
+from emma_lab.spec import evaluation_of
+from emma_lab.commands.arguments import add_spec_run_arguments
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the experiment a spec describes and write its report",
+        description="Train base, without and with EMMA (plus the spec's variants) over the "
+        "spec's seeds, evaluate them on clean and one-mode-noisy test data, and write "
+        "results.csv, results.json, figures and report.md to the output directory.",
+    )
+    add_spec_run_arguments(parser, "emma-runs/<spec name>")
+    parser.add_argument(
+        "--seeds", type=int, default=None, metavar="N", help="use only the spec's first N seeds"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    out = args.out or Path("emma-runs") / args.spec.stem
+    seeds = None
+    if args.seeds is not None:
+        all_seeds = list(evaluation_of(spec).seeds)
+        seeds = all_seeds[: max(args.seeds, 1)]
+    result, paths = run_spec(
+        spec, out, data_dir=args.data_dir, seeds=seeds, progress=not args.no_progress
+    )
+    summary = result.summary()
+    full = summary[summary.evaluation == "full_test"]
+    print(f"{result.metric} on the whole test split, mean ± std over seeds:")
+    for row in full.itertuples():
+        print(f"  {row.model:<22} {row.condition:<16} {row.mean:.4f} ± {row.std:.4f}")
+    print(f"report:  {paths['report']}")
+    print(f"results: {paths['csv']}, {paths['json']}")
+    return 0

@@ -1,0 +1,141 @@
+"""What one seed of a robustness experiment shares: splits, tensors and corrupted copies.
+
+Every model of a seed sees the same splits, the same corrupted mixes and the same
+evaluation noise, so per-seed differences between models are paired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from emma_plugins.corruptions import CorruptionScheme, GaussianNoise
+from emma_plugins.corruptions.scheme import CorruptionLike
+from emma_plugins.sources import MultiModalData, split
+from emma_lab.metrics.metrics import task_metric
+from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.loss import positive_scores
+from emma_plugins.training.selection import roc_threshold
+
+
+@dataclass(frozen=True)
+class SeedData:
+    """Clean and corrupted tensors of the three splits for one seed."""
+
+    seed: int
+    mode_names: list[str]
+    clean: dict[str, TensorSplit]
+    mixed: dict[str, TensorSplit]
+    mixed_group: dict[str, Tensor]
+    n_classes: int
+
+
+def _tensor_split(data: MultiModalData, modes: Sequence[str]) -> TensorSplit:
+    tensors, y = data.to_tensors(list(modes))
+    return TensorSplit.clean(tensors, y)
+
+
+def _corrupted(
+    split_: TensorSplit, batch_modes: list[Tensor], missing: Tensor, xi: Tensor
+) -> TensorSplit:
+    return TensorSplit(batch_modes, split_.y, missing, xi)
+
+
+def prepare_seed(
+    data: MultiModalData,
+    mode_names: Sequence[str],
+    seed: int,
+    *,
+    sigma: float,
+    clean_fraction: float = 0.5,
+    train_fraction: float = 0.67,
+    corruptions: Mapping[str, CorruptionLike] | None = None,
+) -> SeedData:
+    """Split (stratified, standardized on train) and corrupt each split with the thesis scheme.
+
+    ``corruptions`` gives modes their own corruption kind (mode name -> corruption); the
+    others get Gaussian noise ``sigma``.
+    """
+    splits = split(data, seed, train=train_fraction)
+    names = list(mode_names)
+    scheme = CorruptionScheme.thesis(names, sigma=sigma, clean=clean_fraction, per_mode=corruptions)
+    clean, mixed, groups = {}, {}, {}
+    for offset, (name, part) in enumerate(zip(("train", "val", "test"), splits, strict=True)):
+        clean[name] = _tensor_split(part, names)
+        batch = scheme.apply(clean[name].modes, names, clean[name].y, seed=seed * 7919 + offset)
+        mixed[name] = _corrupted(clean[name], batch.modes, batch.missing, batch.xi)
+        groups[name] = batch.group
+    return SeedData(seed, names, clean, mixed, groups, data.n_classes)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, split_: TensorSplit, batch_size: int = 4096) -> np.ndarray:
+    """Class scores: positive-class probability ``(N,)`` or class probabilities ``(N, K)``."""
+    model.eval()
+    chunks = []
+    for index in torch.arange(len(split_)).split(batch_size):
+        part = split_.take(index)
+        chunks.append(positive_scores(model(part.modes, part.missing).output))
+    return torch.cat(chunks).cpu().numpy()
+
+
+def choose_threshold(model: nn.Module, val: TensorSplit) -> float:
+    """The ROC threshold on validation data (binary); 0.5 is unused for multi-class."""
+    scores = predict(model, val)
+    return roc_threshold(val.y.numpy(), scores) if scores.ndim == 1 else 0.5
+
+
+def score(model: nn.Module, split_: TensorSplit, threshold: float) -> float:
+    return task_metric(split_.y.numpy(), predict(model, split_), threshold)
+
+
+def noisy_copy(
+    split_: TensorSplit, mode_names: Sequence[str], mode: str, sigma: float, seed: int
+) -> TensorSplit:
+    """The whole split with Gaussian noise ``sigma`` on one mode (xi marks it corrupted)."""
+    if sigma == 0:
+        return split_
+    return corrupted_copy(
+        split_, mode_names, CorruptionScheme.uniform({mode: GaussianNoise(sigma)}), seed
+    )
+
+
+def corrupted_copy(
+    split_: TensorSplit, mode_names: Sequence[str], scheme: CorruptionScheme, seed: int
+) -> TensorSplit:
+    """A copy of the split corrupted by ``scheme`` (stratified by class); ``missing`` and
+    ``xi`` mark what it did. The split itself is not changed."""
+    batch = scheme.apply(split_.modes, list(mode_names), split_.y, seed)
+    return TensorSplit(batch.modes, split_.y, batch.missing, batch.xi)
+
+
+def noise_grid(split_: TensorSplit, sigmas: np.ndarray | Tensor, seed: int) -> TensorSplit:
+    """The split stacked once per row of ``sigmas`` ``(S, M)``: block ``s`` (rows
+    ``s*N .. (s+1)*N``) has Gaussian noise ``sigmas[s, m]`` on mode ``m``.
+
+    One noise draw per mode serves every block (common random numbers), so a sweep over
+    noise levels varies only the level, and one forward pass scores the whole sweep.
+    ``xi`` marks the modes with ``sigma > 0`` as corrupted.
+    """
+    levels = torch.as_tensor(np.asarray(sigmas, dtype=np.float32))
+    if levels.dim() != 2 or levels.shape[1] != len(split_.modes):
+        raise ValueError(
+            f"sigmas has shape {tuple(levels.shape)}; expected (levels, modes) = "
+            f"(S, {len(split_.modes)}), one noise level per mode and row."
+        )
+    if bool((levels < 0).any()):
+        raise ValueError("sigmas must be >= 0 (noise standard deviations).")
+    generator = torch.Generator().manual_seed(seed)
+    n, s = len(split_), levels.shape[0]
+    modes = []
+    for m, x in enumerate(split_.modes):
+        noise = torch.randn(x.shape, generator=generator).to(x)
+        scale = levels[:, m].to(x).reshape(s, 1, *([1] * (x.dim() - 1)))
+        modes.append((x.unsqueeze(0) + scale * noise.unsqueeze(0)).reshape(s * n, *x.shape[1:]))
+    noisy = (levels > 0).to(split_.xi.device).repeat_interleave(n, dim=0)
+    xi = torch.where(noisy, -1.0, split_.xi.repeat(s, 1))
+    return TensorSplit(modes, split_.y.repeat(s), split_.missing.repeat(s, 1), xi)

@@ -1,0 +1,427 @@
+"""Experiment 3 (thesis 6.3.2): the model-with hyperparameter grid, selected on validation only.
+
+The original code trained each of the 125 configurations once and ranked them on the test
+split itself. Here each configuration is trained once on a selection seed and ranked on
+**validation data only**; the top ones are then trained again over several other seeds and
+only those reruns are scored on test, each paired with model-without on the same seeds.
+
+Ranking criterion: the validation task loss (no regularizers) of model-with on the
+corrupted validation mix, lowest first; ties go to the higher validation metric (F1 or
+accuracy at the validation threshold). The loss is what early stopping already minimises,
+it is continuous (a single-run F1 moves in steps of one sample), and it is comparable
+across regularizer weights because the regularizers are left out of it.
+
+Jobs run in worker processes (``spawn``), one torch thread each. Every finished job is
+appended to a JSON-lines log, so an interrupted grid resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from emma_plugins.sources import MultiModalData
+from emma_plugins.core.errors import EmmaError
+from emma_lab.metrics.stats import PairedComparison, compare
+from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.spec import EmmaSpec, parse_spec
+from emma_lab.threads import torch_threads
+from emma_plugins.training.loss import ClassificationLoss
+from emma_plugins.training.stages import fit_estimators
+from emma_lab.grid.log import GridLog
+from emma_lab.experiments.protocol import SeedData, score
+from emma_lab.experiments.runner import model_factory, select_modes
+from emma_lab.experiments.comparison import (
+    EVALUATION_LABELS,
+    TableConfig,
+    TableResult,
+    TrainedModel,
+    Variant,
+    conditions,
+    run_seed,
+    scores_by_part,
+    seed_loss,
+    seed_values,
+    train_base_model,
+    train_variant,
+)
+
+#: How configurations are ranked (documented in the report and in docs/experiments.md).
+CRITERION = (
+    "validation task loss of model-with on the corrupted validation mix (lowest first; "
+    "ties: higher validation metric at the validation threshold)"
+)
+LOG_NAME = "grid.jsonl"
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One configuration of model-with: coldness and the two regularizer weights."""
+
+    rho: float
+    lambda_e: float
+    lambda_c: float
+
+    @property
+    def key(self) -> str:
+        return f"rho={self.rho:g} lambda_e={self.lambda_e:g} lambda_c={self.lambda_c:g}"
+
+    @property
+    def model_name(self) -> str:
+        return f"with[{self.key}]"
+
+    def variant(self) -> Variant:
+        return Variant(
+            self.key,
+            {"importance": {"rho": self.rho}},
+            {"lambda_e": self.lambda_e, "lambda_c": self.lambda_c},
+        )
+
+
+def grid_points(
+    rho: Sequence[float], lambda_e: Sequence[float], lambda_c: Sequence[float]
+) -> list[GridPoint]:
+    """Every combination, rho outermost."""
+    return [GridPoint(r, e, c) for r in rho for e in lambda_e for c in lambda_c]
+
+
+@dataclass
+class GridConfig:
+    """The grid and how it runs; ``table`` holds the training settings of every model."""
+
+    points: list[GridPoint]
+    table: TableConfig
+    top: int = 5
+    rerun_seeds: list[int] = field(default_factory=lambda: list(range(10)))
+    selection_seed: int = 1000
+    workers: int = 2
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        keys = [p.key for p in self.points]
+        if not keys or len(set(keys)) != len(keys):
+            raise ValueError("the grid needs at least one configuration and no repeated ones.")
+        if not 1 <= self.top <= len(keys):
+            raise ValueError(f"top must be between 1 and the {len(keys)} configurations.")
+        if self.selection_seed in self.rerun_seeds:
+            raise ValueError(
+                f"selection_seed {self.selection_seed} is one of rerun_seeds; pick another."
+            )
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1.")
+
+
+@dataclass(frozen=True)
+class GridJob:
+    """What a worker needs to train any job; plain, picklable data (spawned processes)."""
+
+    spec: dict[str, Any]
+    data: MultiModalData
+    mode_names: list[str]
+    table: TableConfig
+
+    def fingerprint(self) -> str:
+        """Identifies the settings a log's records belong to (not the grid's lists)."""
+        spec = {k: v for k, v in self.spec.items() if k != "evaluation"}
+        table = {
+            k: v
+            for k, v in asdict(self.table).items()
+            if k not in ("seeds", "progress", "lambda_c", "lambda_e")
+        }
+        shape = [self.data.name, len(self.data), [str(c) for c in self.data.features.columns]]
+        payload = json.dumps([spec, table, shape], sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+@dataclass
+class _SeedState:
+    data: SeedData
+    loss: ClassificationLoss
+    base: TrainedModel
+    fitted: EmmaModel
+
+
+class GridTrainer:
+    """Runs grid jobs; keeps one seed's splits, base model and fitted estimators."""
+
+    def __init__(self, job: GridJob) -> None:
+        self.job = job
+        self.factory = model_factory(parse_spec(job.spec))
+        self._state: _SeedState | None = None
+
+    def _seed(self, seed: int) -> _SeedState:
+        if self._state is None or self._state.data.seed != seed:
+            config = self.job.table
+            data = config.prepare(self.job.data, self.job.mode_names, seed)
+            loss = seed_loss(data, config)
+            base = train_base_model(self.factory, data, config, loss)
+            torch.manual_seed(seed)
+            fitted = self.factory({}, seed)
+            fit_estimators(fitted, data.clean["train"])
+            self._state = _SeedState(data, loss, base, fitted)
+        return self._state
+
+    def select(self, point: GridPoint, seed: int) -> dict[str, Any]:
+        """Train one configuration on ``seed`` and score it on validation data only."""
+        start, cpu = time.perf_counter(), time.process_time()
+        state = self._seed(seed)
+        item = train_variant(
+            self.factory,
+            state.data,
+            self.job.table,
+            point.variant(),
+            state.base.model,
+            state.loss,
+            estimators_from=state.fitted,
+        )
+        parts = scores_by_part(item.model, state.data, "val", item.threshold)
+        attention = item.model.attention
+        return {
+            "kind": "select",
+            "key": point.key,
+            **asdict(point),
+            "seed": seed,
+            "val_loss": item.val_loss,
+            "val_metric": score(item.model, state.data.mixed["val"], item.threshold),
+            **{f"val_{condition}": value for condition, value in parts.items()},
+            "threshold": item.threshold,
+            "best_epoch": item.best_epoch,
+            "capacity": float(attention.capacity().detach()) if attention is not None else None,
+            "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu,
+        }
+
+    def rerun(self, seed: int, points: list[GridPoint]) -> dict[str, Any]:
+        """base, without and every configuration of ``points`` on ``seed``, scored on test."""
+        config = self.job.table
+        start, cpu = time.perf_counter(), time.process_time()
+        data = config.prepare(self.job.data, self.job.mode_names, seed)
+        outcome = run_seed(
+            self.factory, data, config, [p.variant() for p in points], include_with=False
+        )
+        return {
+            "kind": "rerun",
+            "seed": seed,
+            "configs": [p.key for p in points],
+            "scores": outcome.scores,
+            "diagnostics": outcome.diagnostics,
+            "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu,
+        }
+
+    def run(self, task: tuple[Any, ...]) -> dict[str, Any]:
+        """``("select", point, seed)`` or ``("rerun", seed, points)``."""
+        if task[0] == "select":
+            return self.select(*task[1:])
+        if task[0] == "rerun":
+            return self.rerun(*task[1:])
+        raise ValueError(f"unknown grid task {task[0]!r}; expected 'select' or 'rerun'.")
+
+
+_WORKER: GridTrainer | None = None
+
+
+def _init_worker(job: GridJob) -> None:
+    global _WORKER
+    torch.set_num_threads(1)
+    _WORKER = GridTrainer(job)
+
+
+def _run_in_worker(task: tuple[Any, ...]) -> dict[str, Any]:
+    assert _WORKER is not None, "worker not initialised"
+    return _WORKER.run(task)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """``forkserver`` where available: the server imports the library once and every worker
+    forks from it, instead of each spawned worker importing torch again. ``spawn`` elsewhere."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+class GridExecutor:
+    """Runs grid tasks (``("select", point, seed)`` or ``("rerun", seed, points)``) and
+    hands each record to a callback in this process, in completion order.
+
+    One worker runs in this process; more run in a process pool (created on first use and
+    shared by every call), each worker on one torch thread.
+    """
+
+    def __init__(self, job: GridJob, workers: int) -> None:
+        self.job, self.workers = job, workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._trainer: GridTrainer | None = None
+
+    def __enter__(self) -> GridExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def run(self, tasks: list[tuple[Any, ...]], on_done: Callable[[dict[str, Any]], None]) -> None:
+        if not tasks:
+            return
+        if self.workers == 1:
+            self._trainer = self._trainer or GridTrainer(self.job)
+            with torch_threads(1):
+                for task in tasks:
+                    on_done(self._trainer.run(task))
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=_pool_context(),
+                initializer=_init_worker,
+                initargs=(self.job,),
+            )
+        futures: list[Future[dict[str, Any]]] = [
+            self._pool.submit(_run_in_worker, task) for task in tasks
+        ]
+        try:
+            for future in as_completed(futures):
+                on_done(future.result())
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+@dataclass
+class GridResult:
+    """The validation ranking of every configuration and the top ones' test reruns."""
+
+    selection: pd.DataFrame
+    top: list[GridPoint]
+    reruns: TableResult
+    criterion: str = CRITERION
+
+    @property
+    def metric(self) -> str:
+        return self.reruns.metric
+
+
+def rank_configurations(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Selection records ranked by `CRITERION`; validation columns only, by construction."""
+    frame = pd.DataFrame(list(records)).drop(columns=["kind", "fingerprint"], errors="ignore")
+    leading = ["key", "rho", "lambda_e", "lambda_c", "seed", "val_loss", "val_metric"]
+    frame = frame[leading + sorted(set(frame.columns) - set(leading))]
+    frame = frame.sort_values(
+        ["val_loss", "val_metric", "key"], ascending=[True, False, True], kind="mergesort"
+    ).reset_index(drop=True)
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    return frame
+
+
+def top_comparisons(
+    scores: pd.DataFrame, top: Sequence[GridPoint], mode_names: list[str]
+) -> list[PairedComparison]:
+    """Each top configuration against model-without, per evaluation and condition."""
+    out = []
+    for evaluation, where in EVALUATION_LABELS.items():
+        for condition in conditions(mode_names):
+            baseline = seed_values(scores, evaluation, "without", condition)
+            for point in top:
+                out.append(
+                    compare(
+                        seed_values(scores, evaluation, point.model_name, condition),
+                        baseline,
+                        a=point.model_name,
+                        b="without",
+                        condition=f"{condition} ({where})",
+                    )
+                )
+    return out
+
+
+class _Progress:
+    """Appends each finished record to the log and advances a progress bar."""
+
+    def __init__(self, log: GridLog, fingerprint: str, bar: Any) -> None:
+        self.log, self.fingerprint, self.bar = log, fingerprint, bar
+        self.records: list[dict[str, Any]] = []
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        record = {**record, "fingerprint": self.fingerprint}
+        self.log.append(record)
+        self.records.append(record)
+        self.bar.update(1)
+
+
+def _bar(config: GridConfig, total: int, pending: int, desc: str) -> Any:
+    return tqdm(total=total, initial=total - pending, desc=desc, disable=not config.progress)
+
+
+def _read_log(log: GridLog, fingerprint: str) -> list[dict[str, Any]]:
+    records = log.read()
+    foreign = [r for r in records if r.get("fingerprint") != fingerprint]
+    if foreign:
+        raise EmmaError(
+            f"{log.path} holds {len(foreign)} result(s) of a different spec, data set or "
+            "training settings, so this grid cannot resume from it. Use another output "
+            "directory, or delete the file to start over."
+        )
+    return records
+
+
+def run_grid(
+    spec: EmmaSpec, data: MultiModalData, config: GridConfig, out_dir: str | Path
+) -> GridResult:
+    """Select on validation, rerun the top configurations over seeds, score them on test.
+
+    Resumes from ``out_dir/grid.jsonl``: configurations (and rerun seeds) already there with
+    the same settings are not trained again.
+    """
+    data = select_modes(data, spec)
+    table = replace(config.table, progress=False)
+    job = GridJob(spec.to_dict(), data, list(spec.mode_names), table)
+    log = GridLog(Path(out_dir) / LOG_NAME)
+    fingerprint = job.fingerprint()
+    previous = _read_log(log, fingerprint)
+
+    selected = {
+        r["key"]: r
+        for r in previous
+        if r["kind"] == "select" and r["seed"] == config.selection_seed
+    }
+    pending = [p for p in config.points if p.key not in selected]
+    with GridExecutor(job, config.workers) as executor:
+        with _bar(config, len(config.points), len(pending), "grid configurations") as bar:
+            progress = _Progress(log, fingerprint, bar)
+            executor.run([("select", p, config.selection_seed) for p in pending], progress)
+        selected |= {r["key"]: r for r in progress.records}
+        ranking = rank_configurations([selected[p.key] for p in config.points])
+        by_key = {p.key: p for p in config.points}
+        top = [by_key[key] for key in ranking["key"].iloc[: config.top]]
+
+        keys = [p.key for p in top]
+        reruns = {r["seed"]: r for r in previous if r["kind"] == "rerun" and r["configs"] == keys}
+        missing = [s for s in config.rerun_seeds if s not in reruns]
+        with _bar(config, len(config.rerun_seeds), len(missing), "reruns of the top") as bar:
+            progress = _Progress(log, fingerprint, bar)
+            executor.run([("rerun", s, top) for s in missing], progress)
+        reruns |= {r["seed"]: r for r in progress.records}
+
+    scores = pd.DataFrame([row for s in config.rerun_seeds for row in reruns[s]["scores"]])
+    diagnostics = pd.DataFrame(
+        [row for s in config.rerun_seeds for row in reruns[s]["diagnostics"]]
+    )
+    metric = "f1" if data.task == "binary" else "accuracy"
+    names = list(spec.mode_names)
+    result = TableResult(scores, diagnostics, top_comparisons(scores, top, names), metric, names)
+    return GridResult(ranking, top, result)

@@ -1,0 +1,16 @@
+"""Atomic figure output: a crash or a full disk never leaves a half-written figure behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from emma_plugins._atomic import write_atomic
+
+__all__ = ["save_figure", "write_atomic"]
+
+
+def save_figure(figure: Figure, path: str | Path, *, dpi: int = 120) -> Path:
+    """Save ``figure`` as a PNG at ``path`` atomically; returns the path."""
+    return write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=dpi))

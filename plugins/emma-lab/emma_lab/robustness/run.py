@@ -1,0 +1,167 @@
+"""One data set's benchmark over seeds: train every method, score every condition, choose
+the best peer on validation, compare EMMA with it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from tqdm.auto import tqdm
+
+from emma_plugins.sources import MultiModalData
+from emma_lab.metrics.stats import PairedComparison
+from emma_lab.threads import torch_threads
+from emma_lab.experiments.protocol import SeedData
+from emma_lab.experiments.runner import load_data, select_modes, table_config
+from emma_lab.experiments.comparison import TableConfig
+from emma_lab.robustness.methods import MethodTrainer, method_infos
+from emma_lab.robustness.metrics import robustness_frame, score_methods
+from emma_lab.robustness.protocol import build_conditions, condition_names
+from emma_lab.robustness.selection import choose_best_peer, compare_with_peer, validation_rows
+from emma_lab.robustness.suite import BenchSpec
+
+#: The method the effective robustness is measured against (MultiBench's reference).
+LATE_FUSION = "late_fusion"
+
+
+@dataclass
+class SeedRecords:
+    """What one seed produced: validation rows (selection) and test condition rows."""
+
+    validation: list[dict[str, Any]]
+    scores: list[dict[str, Any]]
+
+
+@dataclass
+class BenchResult:
+    """A data set's benchmark: per-seed frames, the best peer and the paired verdicts."""
+
+    name: str
+    metric: str
+    mode_names: list[str]
+    methods: list[str]
+    emma_methods: list[str]
+    conditions: list[str]
+    scores: pd.DataFrame
+    validation: pd.DataFrame
+    robustness: pd.DataFrame
+    best_peer: str
+    comparisons: list[PairedComparison]
+    setup: dict[str, Any] = field(default_factory=dict)
+
+
+def load_bench_data(
+    bench: BenchSpec,
+    data_dir: str | Path | None = None,
+    *,
+    max_samples: int | None = None,
+) -> MultiModalData:
+    """The bench's data set arranged as its spec's modes; a stratified subset of at most
+    ``max_samples`` rows when given (the short version)."""
+    spec = bench.emma_spec()
+    data = select_modes(load_data(spec, data_dir), spec)
+    if max_samples is None or len(data) <= max_samples:
+        return data
+    index, _ = train_test_split(
+        np.arange(len(data)), train_size=max_samples, stratify=data.target, random_state=0
+    )
+    return data.subset(np.sort(index))
+
+
+def run_seed(trainer: MethodTrainer, data: SeedData) -> SeedRecords:
+    """Train every method on one seed and score it on every test condition."""
+    trained = trainer.train_seed(data)
+    conditions = build_conditions(data, trainer.bench.protocol)
+    return SeedRecords(
+        validation_rows(trained, data), score_methods(trained, conditions, data.seed)
+    )
+
+
+def bench_config(bench: BenchSpec, seeds: Sequence[int]) -> TableConfig:
+    """Training settings from the bench's spec, over ``seeds``."""
+    return replace(table_config(bench.emma_spec(), progress=False), seeds=list(seeds))
+
+
+def _setup(bench: BenchSpec, data: MultiModalData, config: TableConfig) -> dict[str, Any]:
+    peer_epochs = bench.protocol.peer_epochs or config.base_epochs + config.epochs
+    protocol = bench.protocol
+    return {
+        "data set": f"{data.name} ({len(data)} samples; modes "
+        + ", ".join(f"{m} [{len(c)}]" for m, c in data.modes.items())
+        + f"; {data.n_classes} classes)",
+        "seeds": config.seeds,
+        "training corruption": f"{config.clean_fraction:.0%} clean, the rest split evenly over "
+        f"one-mode Gaussian noise sigma={config.sigma}",
+        "epochs": f"early fusion {config.base_epochs} (clean); noise augmentation and EMMA "
+        f"+{config.epochs} on the corrupted mix; peers {peer_epochs} from scratch on the "
+        "corrupted mix; early stopping on validation",
+        "EMMA regularizers": f"lambda_c={config.lambda_c}, lambda_e={config.lambda_e}",
+        "noise levels": protocol.noise_levels,
+        "ood": protocol.ood,
+        "multi-mode noise": None
+        if protocol.multi_mode is None
+        else protocol.multi_mode.model_dump(),
+        "methods": {
+            info.name: {"role": info.role, "trained": info.summary} for info in method_infos(bench)
+        },
+    }
+
+
+def run_benchmark(
+    bench: BenchSpec,
+    data: MultiModalData,
+    seeds: Sequence[int],
+    *,
+    progress: bool = True,
+    threads: int = 1,
+) -> BenchResult:
+    """The whole benchmark of one data set (already loaded, arranged as the spec's modes)."""
+    config = bench_config(bench, seeds)
+    trainer = MethodTrainer(bench, config)
+    modes = list(bench.emma_spec().mode_names)
+    validation: list[dict[str, Any]] = []
+    scores: list[dict[str, Any]] = []
+    with torch_threads(threads):
+        for seed in tqdm(list(seeds), desc=f"{bench.name} seeds", disable=not progress):
+            seed_data = config.prepare(data, modes, seed)
+            records = run_seed(trainer, seed_data)
+            validation += records.validation
+            scores += records.scores
+    return summarise(bench, data, config, pd.DataFrame(validation), pd.DataFrame(scores))
+
+
+def summarise(
+    bench: BenchSpec,
+    data: MultiModalData,
+    config: TableConfig,
+    validation: pd.DataFrame,
+    scores: pd.DataFrame,
+) -> BenchResult:
+    """Curves' areas, the best peer (validation only) and EMMA's verdicts against it."""
+    modes = list(bench.emma_spec().mode_names)
+    methods = bench.methods
+    reference = LATE_FUSION if LATE_FUSION in methods else None
+    robustness = robustness_frame(scores, modes, bench.protocol.noise_levels, reference)
+    best = choose_best_peer(validation, bench.candidates)
+    conditions = condition_names(modes, bench.protocol)
+    emma = list(bench.emma)
+    comparisons = compare_with_peer(scores, robustness, emma, best, conditions, modes)
+    return BenchResult(
+        name=bench.name,
+        metric="f1" if data.task == "binary" else "accuracy",
+        mode_names=modes,
+        methods=methods,
+        emma_methods=emma,
+        conditions=conditions,
+        scores=scores,
+        validation=validation,
+        robustness=robustness,
+        best_peer=best,
+        comparisons=comparisons,
+        setup=_setup(bench, data, config),
+    )

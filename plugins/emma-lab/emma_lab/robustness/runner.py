@@ -1,0 +1,50 @@
+"""What ``emma bench robustness`` does: every data set's benchmark, written to a folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from emma_lab.robustness.report import write_report
+from emma_lab.robustness.run import BenchResult, load_bench_data, run_benchmark
+from emma_lab.robustness.suite import BenchSpec, resolve_benches
+
+
+def run_suite(
+    benches: Sequence[BenchSpec],
+    out_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    seeds: int | None = None,
+    quick: bool = False,
+    progress: bool = True,
+) -> tuple[list[BenchResult], dict[str, Path]]:
+    """Run each bench (its short version with ``quick``) over ``seeds`` seeds (default:
+    the bench's own count) and write tables, curves, ``report.md`` and ``results.json``."""
+    results = []
+    for bench in benches:
+        chosen = bench.quick_version() if quick else bench
+        max_samples = chosen.quick.max_samples if quick else None
+        data = load_bench_data(chosen, data_dir, max_samples=max_samples)
+        count = seeds if seeds is not None else chosen.protocol.seeds
+        results.append(run_benchmark(chosen, data, range(count), progress=progress))
+    setup: dict[str, Any] = {
+        "version": "short (--quick): fewer seeds and epochs, a subset of the rows"
+        if quick
+        else "full",
+        "data sets": [b.name for b in benches],
+    }
+    return results, write_report(results, out_dir, setup=setup)
+
+
+def run_named(
+    names: Sequence[str] | None,
+    out_dir: str | Path,
+    *,
+    bench_dir: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> tuple[list[BenchResult], dict[str, Path]]:
+    """`run_suite` on data sets named by bench file (default: htru2 and mfeat)."""
+    return run_suite(resolve_benches(names, bench_dir), out_dir, **options)

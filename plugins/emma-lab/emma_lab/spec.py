@@ -1,0 +1,212 @@
+"""The lab's spec section ``evaluation``: seeds, variants, baselines, sweeps and the grid.
+
+It extends the library's model spec through the ``register_spec_sections`` hook, so
+``emma validate`` and ``emma schema`` check it like the library's own sections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from emma_plugins.core.errors import SpecIssue
+from emma_plugins.spec import ComponentSpec, EmmaSpec, Family
+from emma_plugins.spec.components import CrossFieldError
+from emma_plugins.spec.models import unknown_mode_issue
+
+
+class VariantSpec(BaseModel):
+    """A named change to model-with, compared with it on the same seeds (an ablation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="Name shown in the tables: with[name].")
+    attention: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Merged into the attention section, e.g. {gate: {kind: identity}}.",
+    )
+    training: dict[str, Any] = Field(
+        default_factory=dict, description="Training settings that differ, e.g. {lambda_e: 0}."
+    )
+
+
+class SweepSpec(BaseModel):
+    """A robustness sweep of one mode: a corruption kind with one parameter set to each level."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: str = Field(min_length=1, description="The mode to corrupt.")
+    corruption: Annotated[ComponentSpec, Family("corruption")] = Field(
+        description="The corruption kind and its fixed parameters, e.g. {kind: white_noise}."
+    )
+    param: str = Field(
+        min_length=1, description="The parameter that sets the strength, e.g. sigma or snr_db."
+    )
+    levels: list[float] = Field(
+        min_length=1,
+        description="Values of param from mild to severe, e.g. [20, 10, 0, -10] for snr_db; "
+        "the clean test split is always scored beside them.",
+    )
+
+    @model_validator(mode="after")
+    def _param_of_the_kind(self) -> SweepSpec:
+        registration = type(self.corruption).registration
+        if registration is None:  # the loose stand-in: kinds are checked by the full spec
+            return self
+        fields = sorted(set(registration.params.model_fields) - {"kind"})
+        if self.param not in fields:
+            raise CrossFieldError.at(
+                "param",
+                f"{self.param!r} is not a parameter of corruption {self.corruption.kind!r}; "
+                f"choose one of {', '.join(fields) or '(it has none)'}",
+            )
+        for index, level in enumerate(self.levels):
+            try:
+                registration.params.model_validate({**self.corruption.params(), self.param: level})
+            except ValidationError as exc:
+                reason = "; ".join(str(error["msg"]) for error in exc.errors())
+                raise CrossFieldError.at(
+                    f"levels[{index}]", f"{self.param}={level:g}: {reason}"
+                ) from None
+        return self
+
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+
+class GridSpec(BaseModel):
+    """The hyperparameter grid of model-with (thesis section 6.3.2), selected honestly.
+
+    Every configuration is trained once on ``selection_seed`` and ranked on validation data
+    only; the ``top`` ones are trained again on each of ``rerun_seeds`` and scored on test.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    rho: list[PositiveFloat] = Field(
+        default_factory=lambda: [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+        min_length=1,
+        description="Coldness values (attention.importance.rho).",
+    )
+    lambda_e: list[NonNegativeFloat] = Field(
+        default_factory=lambda: [0.0, 1e-4, 1e-3, 1e-2, 1e-1],
+        min_length=1,
+        description="Energy regularizer weights.",
+    )
+    lambda_c: list[NonNegativeFloat] = Field(
+        default_factory=lambda: [0.0, 1e-4, 1e-3, 1e-2, 1e-1],
+        min_length=1,
+        description="Capacity regularizer weights.",
+    )
+    top: int = Field(5, ge=1, description="How many configurations are rerun over seeds.")
+    rerun_seeds: list[int] = Field(
+        default_factory=lambda: list(range(10)),
+        min_length=2,
+        description="Seeds of the reruns of the top configurations (paired with without).",
+    )
+    selection_seed: int = Field(
+        1000, description="The one seed the grid is selected on; not one of rerun_seeds."
+    )
+    workers: int = Field(2, ge=1, description="Worker processes training configurations.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GridSpec:
+        for name in ("rho", "lambda_e", "lambda_c", "rerun_seeds"):
+            values: list[Any] = getattr(self, name)
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated:
+                raise CrossFieldError.at(
+                    name, f"values must be unique; repeated: {', '.join(map(str, repeated))}"
+                )
+        n_configs = len(self.rho) * len(self.lambda_e) * len(self.lambda_c)
+        if self.top > n_configs:
+            raise CrossFieldError.at(
+                "top", f"top is {self.top} but the grid has only {n_configs} configurations."
+            )
+        if self.selection_seed in self.rerun_seeds:
+            raise CrossFieldError.at(
+                "selection_seed",
+                f"selection_seed {self.selection_seed} is one of rerun_seeds: the reported runs "
+                "would include the run that won the selection. Pick a seed outside rerun_seeds.",
+            )
+        return self
+
+
+class BaselineSpec(BaseModel):
+    """Another bare network trained like base on clean data, scored next to the others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="Name shown in the tables.")
+    network: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Merged into the network section, e.g. {reads: [0]} for a one-mode network.",
+    )
+
+
+class EvaluationSpec(BaseModel):
+    """How the models are evaluated and compared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seeds: list[int] = Field(
+        default_factory=lambda: list(range(10)),
+        min_length=1,
+        description="Seeds to repeat training and evaluation with; results report the spread.",
+    )
+    noise_draws: int = Field(
+        3, ge=1, description="Noise draws averaged per condition in the whole-test evaluation."
+    )
+    analyses: bool = Field(
+        True, description="Also run the analyses (energies, attention and metric versus noise)."
+    )
+    variants: list[VariantSpec] = Field(
+        default_factory=list, description="Ablations of model-with, on the same seeds."
+    )
+    baselines: list[BaselineSpec] = Field(
+        default_factory=list,
+        description="Further bare networks trained like base, e.g. one-mode networks.",
+    )
+    missing_modes: bool = Field(
+        False, description="Also score each model with one mode missing (<mode>_missing)."
+    )
+    sweeps: list[SweepSpec] = Field(
+        default_factory=list,
+        description="Robustness sweeps of one mode's corruption kind over levels (e.g. pixel "
+        "noise sigma on an image, white-noise SNR on audio), run as the corruption_sweep "
+        "analysis.",
+    )
+    grid: GridSpec | None = Field(
+        None, description="Hyperparameter grid of model-with (`emma grid`); default: the thesis'."
+    )
+
+    def check_spec(self, spec: EmmaSpec) -> Iterator[SpecIssue]:
+        """Sweeps must name modes of the spec (called by the spec's cross-field checks)."""
+        for index, sweep in enumerate(self.sweeps):
+            yield from unknown_mode_issue(spec, f"sweeps[{index}].mode", sweep.mode)
+
+    @model_validator(mode="after")
+    def _distinct_variants(self) -> EvaluationSpec:
+        names = [v.name for v in self.variants]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"variant names must be unique; repeated: {', '.join(duplicates)}")
+        baselines = [b.name for b in self.baselines]
+        taken = sorted(
+            {n for n in baselines if baselines.count(n) > 1 or n in ("base", "without", "with")}
+        )
+        if taken:
+            raise ValueError(
+                f"baseline names must be unique and differ from base, without and with; "
+                f"rename: {', '.join(taken)}"
+            )
+        return self
+
+
+def evaluation_of(spec: EmmaSpec) -> EvaluationSpec:
+    """The spec's ``evaluation`` section, or its defaults when the spec has none."""
+    section = getattr(spec, "evaluation", None)
+    return section if isinstance(section, EvaluationSpec) else EvaluationSpec()

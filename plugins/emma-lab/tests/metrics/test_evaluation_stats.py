@@ -1,0 +1,44 @@
+"""Paired comparisons: the interval, the verdict and its wording."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from scipy import stats
+
+from emma_lab.metrics.stats import compare, paired_interval, verdict
+
+
+def test_interval_matches_a_hand_computed_t_interval() -> None:
+    diffs = [0.01, 0.03, 0.02, 0.04]
+    mean, low, high = paired_interval(diffs)
+    sd = stats.tstd(diffs)
+    half = stats.t.ppf(0.975, 3) * sd / 2
+    assert mean == pytest.approx(0.025)
+    assert (low, high) == pytest.approx((0.025 - half, 0.025 + half))
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"), [(0.1, 0.2, "win"), (-0.2, -0.1, "lose"), (-0.1, 0.1, "tie")]
+)
+def test_verdict_follows_the_interval(low: float, high: float, expected: str) -> None:
+    assert verdict(low, high) == expected
+
+
+def test_compare_pairs_by_seed_and_words_the_verdict() -> None:
+    result = compare([0.9, 0.8, 0.85], [0.7, 0.6, 0.66], a="with", b="without", condition="clean")
+    assert result.verdict == "win"
+    assert result.sentence().startswith("with beats without on clean")
+    tie = compare([0.5, 0.6, 0.7], [0.6, 0.5, 0.7], a="a", b="b", condition="x")
+    assert tie.verdict == "tie"
+
+
+def test_one_seed_gives_an_unbounded_interval_and_a_tie() -> None:
+    result = compare([0.9], [0.1], a="a", b="b", condition="x")
+    assert math.isinf(result.low) and result.verdict == "tie"
+
+
+def test_unpaired_lengths_are_refused() -> None:
+    with pytest.raises(ValueError, match="same seeds"):
+        compare([0.1, 0.2], [0.3], a="a", b="b", condition="x")

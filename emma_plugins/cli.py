@@ -30,8 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        parser = build_parser()  # loads the plugins, which strict mode may refuse
+        args = parser.parse_args(argv)
         code: int = args.handler(args)
     except EmmaError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from emma_plugins.estimators import TiedDAE
@@ -33,3 +34,14 @@ class UntiedDAE(TiedDAE):
     def reconstruct(self, x: Tensor) -> Tensor:
         """``r(x)`` through the separate decoder weight, in the input's shape."""
         return (self.encode(x) @ self.decoder_weight + self.output_bias).reshape(x.shape)
+
+
+def fit_on_circle(
+    estimator: type[TiedDAE] = TiedDAE, *, points: int = 2_000, epochs: int = 5
+) -> TiedDAE:
+    """A 2-D DAE fitted on points of the unit circle with Experiment I's settings."""
+    generator = torch.Generator().manual_seed(0)
+    angles = torch.rand(points, generator=generator) * 2 * torch.pi
+    data = torch.stack([angles.cos(), angles.sin()], dim=1)
+    model = estimator(2, hidden=8, sigma=0.008, epochs=epochs, batch_size=100, lr=1e-3, seed=0)
+    return model.fit(data)

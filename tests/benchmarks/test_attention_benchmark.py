@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "attention_speed.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "attention_speed.py"
 
 
 def test_quick_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "estimator_speed.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "estimator_speed.py"
 
 pytest.importorskip("emma_cnn")
 pytest.importorskip("emma_lstm")

@@ -9,7 +9,7 @@ from _spec_samples import HTRU2_TOML, HTRU2_YAML
 
 from emma_plugins.cli import main
 
-INVALID = Path(__file__).parent / "specs" / "invalid"
+INVALID = Path(__file__).parents[1] / "spec" / "files" / "invalid"
 
 
 def test_valid_specs_exit_zero_with_one_line_each(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from emma_plugins.core import hookspecs
 
-HOOKS_DOC = Path(__file__).resolve().parents[1] / "docs" / "hooks.md"
+HOOKS_DOC = Path(__file__).resolve().parents[2] / "docs" / "hooks.md"
 HEADING = re.compile(r"^## (register_\w+)\((.*)\)$", re.MULTILINE)
 
 

@@ -19,7 +19,7 @@ from emma_plugins.core.hookspecs import Register
 from emma_plugins.core.plugins import (
     BUILTIN_PROVIDER,
     ENTRY_POINT_GROUP,
-    FAMILIES,
+    ALL_FAMILIES,
     NO_AUTOLOAD_ENV,
     STRICT_ENV,
     EmmaPluginWarning,
@@ -63,7 +63,7 @@ def test_every_hookspec_has_a_family_and_back() -> None:
         for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
         if hasattr(function, f"{hookspecs.PROJECT}_spec")
     }
-    assert specs == {hook for hook, _ in FAMILIES.values()}
+    assert specs == {hook for hook, _ in ALL_FAMILIES.values()}
 
 
 def test_loading_is_lazy(fake_dist: FakeDist) -> None:

@@ -1,6 +1,6 @@
 """The tied DAE (4.1-4.2): its field is -grad of its closed-form potential, and that is stable.
 
-The untied autoencoder of `experiments.controls` is the negative control: the same checks
+The untied autoencoder of `_untied_dae` is the negative control: the same checks
 must fail on it, which shows they can detect a field that is not a gradient.
 """
 
@@ -14,11 +14,8 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from emma_plugins.estimators import TiedDAE
-from _untied_dae import UntiedDAE
-from emma_lab.experiments.manifolds import ExperimentISettings, fit_manifold_dae
+from _untied_dae import UntiedDAE, fit_on_circle
 
-#: Short training: these checks are structural, they hold after any number of steps.
-QUICK = ExperimentISettings(points=2_000, epochs=5)
 
 
 def random_points(n: int, limit: float = 5.0, seed: int = 1) -> Tensor:
@@ -47,8 +44,8 @@ def jacobian_asymmetry(model: TiedDAE, x: Tensor) -> float:
 @pytest.fixture(scope="module")
 def trained() -> dict[str, TiedDAE]:
     return {
-        "tied": fit_manifold_dae("circle", QUICK),
-        "untied": fit_manifold_dae("circle", QUICK, estimator=UntiedDAE),
+        "tied": fit_on_circle(),
+        "untied": fit_on_circle(UntiedDAE),
     }
 
 

@@ -9,9 +9,9 @@ import pytest
 from emma_plugins.core.errors import SpecError
 from emma_plugins.spec import EmmaSpec, load_spec, parse_spec, read_spec_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.*"))
-INVALID = ROOT / "tests" / "specs" / "invalid"
+INVALID = ROOT / "tests" / "spec" / "files" / "invalid"
 
 #: file -> (location of the single problem, fragment of its message)
 EXPECTED: dict[str, tuple[str, str]] = {

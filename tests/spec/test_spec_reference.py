@@ -8,7 +8,7 @@ from pathlib import Path
 from emma_plugins.core.plugins import PluginHost
 from emma_plugins.spec.reference import spec_reference_markdown
 
-GENERATOR = Path(__file__).resolve().parents[1] / "docs" / "gen_spec_reference.py"
+GENERATOR = Path(__file__).resolve().parents[2] / "docs" / "gen_spec_reference.py"
 
 
 def load_generator():  # type: ignore[no-untyped-def]

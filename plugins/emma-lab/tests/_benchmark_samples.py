@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emma_lab.robustness.suite import BenchSpec, load_bench
+from emma_lab.robustness.suite import PACKAGED_BENCH_DIR, BenchSpec, load_bench
 
-BENCH_DIR = Path(__file__).parents[1] / "examples" / "bench"
+BENCH_DIR = PACKAGED_BENCH_DIR
 
 
 def breast_cancer_bench(**protocol: Any) -> BenchSpec:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from emma_plugins import hookimpl
-from emma_plugins.core.hookspecs import Register
+from emma_plugins import Register, hookimpl
 
 from .estimator import LSTMEnergy, LSTMEnergyParams, RecurrentFeatures
 

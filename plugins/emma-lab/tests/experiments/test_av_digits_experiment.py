@@ -18,7 +18,7 @@ from emma_plugins.cli import main
 pytest.importorskip("emma_cnn")  # CI installs plugins/ before the tests
 pytest.importorskip("emma_lstm")
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "av-digits.yaml"
+EXAMPLE = Path(__file__).resolve().parents[4] / "examples" / "av-digits.yaml"
 
 
 def shortened(

@@ -10,7 +10,7 @@ from shared_data import shared_data_dir
 from emma_lab.experiments.runner import load_data, run_table_experiment, table_config
 from emma_plugins.spec import load_spec, parse_spec
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "htru2-reproduction.yaml"
+EXAMPLE = Path(__file__).resolve().parents[4] / "examples" / "htru2-reproduction.yaml"
 
 
 def test_short_htru2_run_reproduces_the_protocol(tmp_path: Path) -> None:

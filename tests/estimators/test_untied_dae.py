@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 
 from emma_plugins.estimators import TiedDAE
-from _untied_dae import UntiedDAE
-from emma_lab.experiments.manifolds import ExperimentISettings, fit_manifold_dae
+from _untied_dae import UntiedDAE, fit_on_circle
 from emma_plugins.core.plugins import get_registry
 
 
@@ -33,11 +32,10 @@ def test_reconstruction_uses_the_decoder_weight() -> None:
 
 
 def test_trains_with_the_same_loop_and_updates_both_weights() -> None:
-    settings = ExperimentISettings(points=1_000, epochs=8)
-    model = fit_manifold_dae("circle", settings, estimator=UntiedDAE)
-    fresh = UntiedDAE(2, hidden=settings.hidden, seed=settings.seed)
+    model = fit_on_circle(UntiedDAE, points=1_000, epochs=8)
+    fresh = UntiedDAE(2, hidden=8, seed=0)
     assert isinstance(model, UntiedDAE)
-    assert len(model.history_) == settings.epochs
+    assert len(model.history_) == 8
     assert model.history_[-1] < 0.95 * model.history_[0]
     assert not torch.allclose(model.decoder_weight, fresh.decoder_weight)
     assert not torch.allclose(model.weight, fresh.weight)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from emma_plugins import cli
+from emma_plugins import cli, get_registry
 from emma_lab.commands.demo import DEFAULTS
 
 
 def test_demo_is_a_registered_command_with_documented_defaults(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert "demo" in cli.COMMANDS
+    assert get_registry("command").get("demo").provider == "emma-lab"
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["demo", "--help"])
     assert exit_info.value.code == 0

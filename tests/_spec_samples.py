@@ -13,8 +13,9 @@ from torch import Tensor, nn
 from emma_plugins.assembly.model import EmmaModel
 
 ROOT = Path(__file__).resolve().parents[1]
-HTRU2_YAML = ROOT / "examples" / "htru2.yaml"
-HTRU2_TOML = ROOT / "examples" / "htru2.toml"
+#: The thesis' HTRU2 model without a data section, as YAML and as TOML.
+HTRU2_YAML = ROOT / "tests" / "spec" / "files" / "valid" / "htru2.yaml"
+HTRU2_TOML = ROOT / "tests" / "spec" / "files" / "valid" / "htru2.toml"
 
 TWO_MODES: dict[str, Any] = {
     "spec_version": 1,

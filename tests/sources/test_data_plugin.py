@@ -15,21 +15,17 @@ from emma_plugins.core.plugins import plugin_host
 pytestmark = pytest.mark.usefixtures("clean_plugins")
 
 
-def test_builtin_kinds_are_registered() -> None:
-    kinds = get_registry("dataset").kinds()
-    assert {"htru2", "mfeat", "breast_cancer", "wave", "circle", "fsdd", "av_digits"} <= set(kinds)
+def test_the_bundled_data_set_is_a_builtin_kind() -> None:
+    entry = get_registry("dataset").get("breast_cancer")
+    assert entry.provider == "emma-plugins"
+    assert load_dataset("breast_cancer").mode_names == ["mean", "error", "worst"]
 
 
 def test_load_dataset_validates_params() -> None:
-    assert len(load_dataset("wave", {"n": 20}, seed=1)) == 20
     with pytest.raises(ValidationError, match="n_points"):
-        load_dataset("wave", n_points=3)
-    with pytest.raises(ValidationError):
-        load_dataset("circle", n=0)
-    with pytest.raises(UnknownKindError, match="Did you mean 'htru2'"):
-        load_dataset("htru")
-    with pytest.raises(ValidationError, match="val_fraction"):
-        load_dataset("av_digits", val_fraction=1.0)
+        load_dataset("breast_cancer", n_points=3)
+    with pytest.raises(UnknownKindError, match="Did you mean 'breast_cancer'"):
+        load_dataset("breast_cancr")
 
 
 def test_plugin_dataset_loads_through_the_registry() -> None:

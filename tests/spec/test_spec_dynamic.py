@@ -7,12 +7,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import torch
 from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor, nn
 
 from emma_plugins import hookimpl
 from emma_plugins.core.errors import SpecError
-from emma_plugins.estimators import TiedDAE
 from emma_plugins.core.plugins import NO_AUTOLOAD_ENV, PluginHost
+from emma_plugins.estimators import TiedDAE
 from emma_plugins.spec import EmmaSpec, parse_spec, spec_model
 
 HAS_GAUSSIAN = importlib.util.find_spec("emma_gaussian") is not None
@@ -42,12 +44,17 @@ class ToyParams(BaseModel):
             raise ValueError(f"toy needs flat modes, got shape {list(shape)}")
 
 
+def toy(shape: tuple[int, ...], scale: float = 1.0) -> TiedDAE:
+    """The toy estimator's factory: it takes the context keyword and every parameter."""
+    return TiedDAE(shape)
+
+
 def toy_host() -> PluginHost:
     """Built-ins plus a third-party estimator registered in-process."""
 
     @hookimpl
     def register_estimators(register: Any) -> None:
-        register("toy", TiedDAE, ToyParams)
+        register("toy", toy, ToyParams)
 
     host = PluginHost(autoload=False)
     host.register(SimpleNamespace(register_estimators=register_estimators), "emma-toy", "toy")
@@ -151,3 +158,85 @@ def test_dotted_kind_is_refused_even_when_it_names_real_code() -> None:
 def test_non_string_kind_is_refused() -> None:
     with pytest.raises(SpecError, match="'kind' must be a string"):
         parse_spec(spec_with({"kind": 3}))
+
+
+# -- factories that would reject the builder's keywords are spec issues, not tracebacks ----------
+class NoKeywordsGate(nn.Module):
+    """A gate written without the ``n_modes`` context keyword."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def forward(self, importance: Tensor) -> Tensor:
+        return importance
+
+    def capacity(self) -> Tensor:
+        return torch.tensor(0.5)
+
+    effective_capacity = capacity
+
+    def capacity_penalty(self) -> Tensor:
+        return torch.tensor(0.0)
+
+
+def flat_only(hidden: int = 4) -> TiedDAE:
+    """An estimator factory that forgets the ``shape`` context keyword."""
+    return TiedDAE((3,), hidden=hidden)
+
+
+class HiddenParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hidden: int = 4
+
+
+def tolerant(**kwargs: Any) -> TiedDAE:
+    return TiedDAE(kwargs["shape"])
+
+
+def keyword_host() -> PluginHost:
+    class Plugin:
+        @hookimpl
+        def register_estimators(self, register: Any) -> None:
+            register("flat_only", flat_only, HiddenParams)
+            register("tolerant", tolerant, HiddenParams)
+
+        @hookimpl
+        def register_gates(self, register: Any) -> None:
+            register("no_keywords", NoKeywordsGate)
+
+        @hookimpl
+        def register_networks(self, register: Any) -> None:
+            register("needs_more", lambda mode_shapes, out_features, depth: None)
+
+    host = PluginHost(autoload=False)
+    host.register(Plugin(), "emma-careless", "careless")
+    return host
+
+
+def test_factory_rejecting_context_keywords_is_reported_at_its_location() -> None:
+    data = spec_with({"kind": "flat_only"})
+    data["attention"] = {"gate": "no_keywords"}
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data, host=keyword_host())
+    issues = {issue.location: issue.message for issue in caught.value.issues}
+    assert set(issues) == {"modes[0].estimator", "attention.gate"}
+    estimator = issues["modes[0].estimator"]
+    assert "kind 'flat_only' from 'emma-careless'" in estimator
+    assert "flat_only does not accept the keyword(s) shape" in estimator
+    assert "kind 'no_keywords' from 'emma-careless'" in issues["attention.gate"]
+    assert "does not accept the keyword(s) n_modes" in issues["attention.gate"]
+
+
+def test_factory_with_a_required_argument_the_builder_never_passes() -> None:
+    data = spec_with({"kind": "dae"}, network={"kind": "needs_more"})
+    with pytest.raises(SpecError) as caught:
+        parse_spec(data, host=keyword_host())
+    (issue,) = caught.value.issues
+    assert issue.location == "network"
+    assert "requires depth, which the builder never passes" in issue.message
+
+
+def test_factory_taking_kwargs_accepts_every_keyword() -> None:
+    spec = parse_spec(spec_with({"kind": "tolerant", "hidden": 2}), host=keyword_host())
+    assert spec.modes[0].estimator.kind == "tolerant"

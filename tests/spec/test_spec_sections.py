@@ -24,8 +24,8 @@ def spec(**sections: Any) -> dict[str, Any]:
 
 def test_sections_default_to_none_and_fill_defaults_when_given() -> None:
     assert parse_spec(spec()).data is None
-    parsed = parse_spec(spec(data={"dataset": "htru2"}, training={}))
-    assert isinstance(parsed.data, DataSpec) and parsed.data.dataset.kind == "htru2"
+    parsed = parse_spec(spec(data={"dataset": "breast_cancer"}, training={}))
+    assert isinstance(parsed.data, DataSpec) and parsed.data.dataset.kind == "breast_cancer"
     assert isinstance(parsed.training, TrainingSpec) and parsed.training.epochs == 30
 
 
@@ -35,7 +35,7 @@ def test_sections_default_to_none_and_fill_defaults_when_given() -> None:
         ({"training": {"epoch": 3}}, "training.epoch"),
         ({"training": {"lr": 0}}, "training.lr"),
         ({"data": {"dataset": {"kind": "htru3"}}}, "data.dataset"),
-        ({"data": {"dataset": "htru2", "data_dir": "../x"}}, "data.data_dir"),
+        ({"data": {"dataset": "breast_cancer", "data_dir": "../x"}}, "data.data_dir"),
     ],
 )
 def test_section_errors_are_located(sections: dict[str, Any], location: str) -> None:

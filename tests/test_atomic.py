@@ -6,9 +6,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from matplotlib.figure import Figure
-
-from emma_lab.report.atomic import save_figure, write_atomic
+from emma_plugins._atomic import write_atomic
 
 
 def test_replaces_content_and_creates_directories(tmp_path: Path) -> None:
@@ -37,10 +35,3 @@ def test_failure_without_an_old_file_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         write_atomic(tmp_path / "new.png", lambda handle: (_ for _ in ()).throw(KeyboardInterrupt))
     assert not any(tmp_path.iterdir())
-
-
-def test_save_figure_writes_a_png(tmp_path: Path) -> None:
-    figure = Figure(figsize=(2, 1))
-    figure.subplots().plot([0, 1], [1, 0])
-    path = save_figure(figure, tmp_path / "line.png", dpi=50)
-    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 import os
+import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,7 +117,9 @@ class PluginHost:
             name = f"{provider}:{ep.name}" if self.pm.has_plugin(ep.name) else ep.name
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # SystemExit too: a plugin must not end the host
                 self._fail(name, provider, f"import failed: {type(exc).__name__}: {exc}", exc)
                 continue
             self.register(plugin, provider, name)
@@ -129,7 +133,7 @@ class PluginHost:
         except Exception as exc:
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
-            self._fail(name, provider, str(exc), exc)
+            self._fail(name, provider, str(exc), exc, origin=_source_of(plugin))
             return
         self._providers[name] = provider
         self._registries.clear()  # rebuilt on next use, now including this plugin
@@ -147,7 +151,16 @@ class PluginHost:
                 f"Known hooks: {', '.join(known)}."
             )
 
-    def _fail(self, name: str, provider: str, message: str, exc: BaseException) -> None:
+    def _fail(
+        self,
+        name: str,
+        provider: str,
+        message: str,
+        exc: BaseException,
+        *,
+        origin: tuple[str, int] | None = None,
+        outcome: str = "failed to load and was skipped",
+    ) -> None:
         message = " ".join(message.split())  # one line, for warnings and `emma plugins`
         if _flag(STRICT_ENV):
             raise PluginLoadError(
@@ -158,11 +171,14 @@ class PluginHost:
         if failure in self.failures:
             return  # a registry rebuilt after a new plugin arrived meets the same failure
         self.failures.append(failure)
-        warnings.warn(
-            f"emma_plugins: plugin {name!r} from {provider!r} failed to load and was skipped: "
-            f"{message}",
+        # The warning points at the plugin's own code, not at this module.
+        filename, lineno = origin or _raised_at(exc)
+        warnings.warn_explicit(
+            f"emma_plugins: plugin {name!r} from {provider!r} {outcome}: {message}",
             EmmaPluginWarning,
-            stacklevel=3,
+            filename,
+            lineno,
+            module=name,
         )
 
     # -- registries ------------------------------------------------------------------------
@@ -177,11 +193,22 @@ class PluginHost:
         self.load()
         if family not in self._registries:
             hook_name, label = ALL_FAMILIES[family]
-            registry = Registry(family, label)
+            registry = _HostRegistry(family, label, self)
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                 provider = self._providers.get(impl.plugin_name, impl.plugin_name)
                 for entry in self._collect(impl, family, provider):
-                    registry.add(entry.kind, entry.factory, entry.params, provider=provider)
+                    try:
+                        registry.add(entry.kind, entry.factory, entry.params, provider=provider)
+                    except DuplicateKindError as exc:
+                        first = registry.get(entry.kind).provider
+                        self._fail(
+                            impl.plugin_name,
+                            provider,
+                            f"{exc} Kept the one from {first!r}.",
+                            exc,
+                            origin=_source_of(impl.function),
+                            outcome="registers a kind that already exists",
+                        )
             self._registries[family] = registry
         return self._registries[family]
 
@@ -199,18 +226,65 @@ class PluginHost:
 
         try:
             impl.function(register=register)
-        except DuplicateKindError:
+        except KeyboardInterrupt:
             raise
-        except Exception as exc:
+        except BaseException as exc:
             message = f"{hook_name} raised {type(exc).__name__}: {exc}"
             self._fail(impl.plugin_name, provider, message, exc)
             return []
         return list(scratch)
 
+    def notes(self) -> list[str]:
+        """Why a kind may be missing: autoloading is off, or some plugins failed to load."""
+        self.load()
+        notes = []
+        autoload = self._autoload if self._autoload is not None else not _flag(NO_AUTOLOAD_ENV)
+        if not autoload:
+            notes.append(
+                f"installed plugins were not loaded ({NO_AUTOLOAD_ENV} is set or autoload "
+                "is off)"
+            )
+        if self.failures:
+            names = ", ".join(sorted({f"{f.name} ({f.provider})" for f in self.failures}))
+            notes.append(f"some plugins failed to load: {names}; see `emma plugins`")
+        return notes
+
     def providers(self) -> dict[str, str]:
         """Plugin name -> distribution that provides it."""
         self.load()
         return dict(self._providers)
+
+
+class _HostRegistry(Registry):
+    """A registry whose unknown-kind message says when plugins were not (all) loaded."""
+
+    def __init__(self, family: str, label: str, host: PluginHost) -> None:
+        super().__init__(family, label)
+        self._host = host
+
+    def unknown_message(self, kind: object) -> str:
+        message = super().unknown_message(kind)
+        notes = self._host.notes()
+        return f"{message} Note: {'; '.join(notes)}." if notes else message
+
+
+def _raised_at(exc: BaseException) -> tuple[str, int]:
+    """Where ``exc`` was raised: the innermost frame of its traceback outside this module."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
+    if not frames:
+        return __file__, 1
+    return frames[-1].filename, frames[-1].lineno or 1
+
+
+def _source_of(obj: object) -> tuple[str, int]:
+    """The file and first line of a plugin object (a module, a class instance, a function)."""
+    target = obj if inspect.ismodule(obj) or inspect.isfunction(obj) else type(obj)
+    try:
+        filename = inspect.getsourcefile(target)  # type: ignore[arg-type]
+        _, lineno = inspect.getsourcelines(target)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return __file__, 1
+    return filename or __file__, max(lineno, 1)
 
 
 _host: PluginHost | None = None

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from emma_plugins.cli import main
-from emma_plugins.core.plugins import ALL_FAMILIES, NO_AUTOLOAD_ENV, STRICT_ENV, EmmaPluginWarning
+from emma_plugins.core.plugins import (
+    ALL_FAMILIES,
+    NO_AUTOLOAD_ENV,
+    STRICT_ENV,
+    EmmaPluginWarning,
+    reset_plugins,
+)
 
 pytestmark = pytest.mark.usefixtures("clean_plugins")
 
@@ -85,18 +91,25 @@ def test_disable_autoload_lists_only_builtins(
     assert "emma-gaussian" not in out
 
 
-def test_duplicate_kind_is_an_error_naming_both_providers(
-    fake_dist: FakeDist, capsys: pytest.CaptureFixture[str]
+def test_a_duplicate_kind_keeps_the_first_and_is_listed_not_fatal(
+    fake_dist: FakeDist, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = (
         "from emma_plugins import hookimpl\n"
         "from emma_plugins.estimators import TiedDAE\n\n"
         "@hookimpl\n"
         "def register_estimators(register):\n"
-        "    register('gaussian', TiedDAE)\n"
+        "    register('dae', TiedDAE)\n"
     )
     fake_dist("emma-copycat", {"copycat": "emma_copycat_cli"}, {"emma_copycat_cli": source})
+    with pytest.warns(EmmaPluginWarning, match="registers a kind that already exists"):
+        assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^  dae +emma-plugins$", out, re.MULTILINE)
+    assert "failed to load:\n  copycat" in out
+    assert "Duplicate estimator kind 'dae': registered by 'emma-plugins' and again by " in out
+    reset_plugins()
+    monkeypatch.setenv(STRICT_ENV, "1")
     assert main(["plugins"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: Duplicate estimator kind 'gaussian': registered by ")
-    assert "'emma-gaussian'" in err and "'emma-copycat'" in err
+    assert err.startswith("error: Plugin 'copycat' from 'emma-copycat' failed to load: Duplicate")

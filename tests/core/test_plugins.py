@@ -14,12 +14,12 @@ import pytest
 from emma_plugins import hookimpl
 from emma_plugins.core import hookspecs
 from emma_plugins.core import plugins as plugins_module
-from emma_plugins.core.errors import DuplicateKindError, PluginLoadError, UnknownKindError
+from emma_plugins.core.errors import PluginLoadError, UnknownKindError
 from emma_plugins.core.hookspecs import Register
 from emma_plugins.core.plugins import (
+    ALL_FAMILIES,
     BUILTIN_PROVIDER,
     ENTRY_POINT_GROUP,
-    ALL_FAMILIES,
     NO_AUTOLOAD_ENV,
     STRICT_ENV,
     EmmaPluginWarning,
@@ -178,16 +178,55 @@ def test_the_same_entry_point_name_from_two_distributions_loads_both(
     assert load_failures() == []
 
 
-def test_duplicate_kind_names_both_providers(fake_dist: FakeDist) -> None:
+def test_duplicate_kind_keeps_the_first_and_warns_at_the_plugin(fake_dist: FakeDist) -> None:
+    root = fake_dist(
+        "emma-copycat", {"copycat": "emma_copycat"}, {"emma_copycat": estimator_plugin("dae")}
+    )
+    with pytest.warns(EmmaPluginWarning) as record:
+        registry = get_registry("estimator")
+    assert registry.get("dae").provider == "emma-plugins"
+    (warning,) = [w for w in record if "copycat" in str(w.message)]
+    assert str(warning.message).endswith(
+        "Duplicate estimator kind 'dae': registered by 'emma-plugins' and again by "
+        "'emma-copycat'. Rename one of them or uninstall one provider. Kept the one from "
+        "'emma-plugins'."
+    )
+    assert warning.filename == str(root / "emma_copycat.py")  # the plugin's file, not ours
+    assert [f.name for f in load_failures()] == ["copycat"]
+
+
+def test_duplicate_kind_is_fatal_in_strict_mode(
+    fake_dist: FakeDist, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake_dist(
         "emma-copycat", {"copycat": "emma_copycat"}, {"emma_copycat": estimator_plugin("dae")}
     )
-    with pytest.raises(DuplicateKindError) as info:
+    monkeypatch.setenv(STRICT_ENV, "1")
+    with pytest.raises(PluginLoadError, match="Duplicate estimator kind 'dae'"):
         get_registry("estimator")
-    assert str(info.value) == (
-        "Duplicate estimator kind 'dae': registered by 'emma-plugins' and again by "
-        "'emma-copycat'. Rename one of them or uninstall one provider."
-    )
+
+
+def test_a_plugin_raising_system_exit_at_import_is_a_failed_plugin(fake_dist: FakeDist) -> None:
+    fake_dist("emma-exit", {"exit": "emma_exit"}, {"emma_exit": "raise SystemExit(0)\n"})
+    with pytest.warns(EmmaPluginWarning, match="import failed: SystemExit") as record:
+        assert "dae" in get_registry("estimator")
+    assert record[0].filename.endswith("emma_exit.py") and record[0].lineno == 1
+    assert [f.name for f in load_failures()] == ["exit"]
+
+
+def test_unknown_kind_says_when_plugins_were_not_loaded(
+    fake_dist: FakeDist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(NO_AUTOLOAD_ENV, "1")
+    with pytest.raises(UnknownKindError, match=f"were not loaded \\({NO_AUTOLOAD_ENV} is set"):
+        get_registry("estimator").get("gaussian")
+    reset_plugins()
+    monkeypatch.delenv(NO_AUTOLOAD_ENV)
+    fake_dist("emma-broken", {"broken": "emma_broken"}, {"emma_broken": "raise ImportError('x')"})
+    with pytest.warns(EmmaPluginWarning):
+        registry = get_registry("estimator")
+    with pytest.raises(UnknownKindError, match=r"failed to load: broken \(emma-broken\)"):
+        registry.get("nope")
 
 
 def test_misspelled_hook_is_reported_with_a_suggestion(fake_dist: FakeDist) -> None:

@@ -21,16 +21,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from safetensors import SafetensorError
-from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
 from torch import Tensor, nn
 
 from emma_plugins._atomic import write_atomic
 from emma_plugins._version import __version__
 from emma_plugins.assembly.builder import build
-from emma_plugins.core.errors import CheckpointError, SpecError
 from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.core.errors import CheckpointError, SpecError
 from emma_plugins.spec import parse_spec
 
 FORMAT = "emma-checkpoint"
@@ -68,6 +65,8 @@ def save(model: EmmaModel, directory: str | os.PathLike[str]) -> Path:
     """Write ``model``'s weights and spec to ``directory`` (created if needed); returns it."""
     if not isinstance(model, EmmaModel):
         raise TypeError(f"save() takes an EmmaModel, got {type(model).__name__}.")
+    from safetensors.torch import save as save_tensors
+
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     # Cloning gives every tensor its own storage: safetensors refuses shared storage.
@@ -98,6 +97,9 @@ def load(directory: str | os.PathLike[str], network: nn.Module | None = None) ->
     A checkpoint of a model built with a user network needs that network again:
     ``load(directory, network=MyNet(...))``.
     """
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_tensors
+
     root = Path(directory)
     manifest = _read_manifest(root)
     spec_bytes = _read_checked(root, manifest, "spec")
@@ -149,7 +151,18 @@ def _read_checked(root: Path, manifest: Mapping[str, Any], entry: str) -> bytes:
     expected = manifest.get(entry)
     if not isinstance(expected, Mapping) or not {"file", "sha256", "bytes"} <= set(expected):
         raise CheckpointError(f"{root / MANIFEST_FILE}: no complete entry for {entry!r}.")
-    path = root / str(expected["file"])
+    name, size, digest = expected["file"], expected["bytes"], expected["sha256"]
+    if not (isinstance(name, str) and isinstance(digest, str) and type(size) is int):
+        raise CheckpointError(
+            f"{root / MANIFEST_FILE}: the {entry!r} entry needs a file name, a sha256 string "
+            f"and an integer byte count; got {name!r}, {digest!r}, {size!r}."
+        )
+    if not _is_plain_name(name):
+        raise CheckpointError(
+            f"{root / MANIFEST_FILE}: the {entry!r} file {name!r} is not a plain file name "
+            "inside the checkpoint folder; refusing to read outside it."
+        )
+    path = root / name
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -167,6 +180,11 @@ def _read_checked(root: Path, manifest: Mapping[str, Any], entry: str) -> bytes:
             "spec would no longer match. Save the model again."
         )
     return data
+
+
+def _is_plain_name(name: str) -> bool:
+    """A file name with no folder part: not absolute, no separator, not ``.`` or ``..``."""
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\0")
 
 
 def _check_tensors(root: Path, model: nn.Module, tensors: Mapping[str, Tensor]) -> None:

@@ -143,3 +143,29 @@ def test_disabled_attention_model_round_trips(tmp_path: Path) -> None:
     loaded = load(tmp_path)
     assert loaded.attention is None
     assert torch.equal(loaded(table()).output, model(table()).output)
+
+
+@pytest.mark.parametrize(
+    "name", ["/etc/passwd", "../outside.safetensors", "sub/weights.safetensors", "..", ""]
+)
+def test_manifest_files_outside_the_folder_are_refused(tmp_path: Path, name: str) -> None:
+    folder = tmp_path / "ckpt"
+    save(build(HTRU2_YAML), folder)
+    (tmp_path / "outside.safetensors").write_bytes((folder / WEIGHTS_FILE).read_bytes())
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    manifest["weights"]["file"] = name
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="not a plain file name"):
+        load(folder)
+
+
+@pytest.mark.parametrize(("field", "value"), [("bytes", "12"), ("sha256", 5), ("file", ["w"])])
+def test_manifest_fields_of_the_wrong_type_are_refused(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    save(build(HTRU2_YAML), tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST_FILE).read_text())
+    manifest["spec"][field] = value
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="'spec' entry needs a file name"):
+        load(tmp_path)

@@ -9,6 +9,7 @@ from emma_plugins._version import __version__
 from emma_plugins.assembly import EmmaModel, EmmaOutput, build, load, save
 from emma_plugins.core import (
     CheckpointError,
+    ContractError,
     DataError,
     DuplicateKindError,
     EmmaError,
@@ -27,6 +28,7 @@ from emma_plugins.spec import EmmaSpec, load_spec, parse_spec
 
 __all__ = [
     "CheckpointError",
+    "ContractError",
     "DataError",
     "DuplicateKindError",
     "EmmaError",

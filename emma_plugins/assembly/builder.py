@@ -10,9 +10,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from emma_plugins.attention import EnergyAttention, build_attention
-from emma_plugins.core.errors import SpecError
 from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.attention import EnergyAttention, build_attention
+from emma_plugins.core.contracts import check_component
+from emma_plugins.core.errors import SpecError
 from emma_plugins.core.plugins import get_registry
 from emma_plugins.spec import EmmaSpec, load_spec, parse_spec
 
@@ -64,7 +65,8 @@ def _network_from_spec(spec: EmmaSpec) -> nn.Module:
             "the spec has no network section: declare one (e.g. network: {kind: mlp}) or "
             "pass your own with build(spec, network=my_module)."
         )
-    registration = get_registry("network").get(spec.network.kind)
+    registry = get_registry("network")
+    registration = registry.get(spec.network.kind)
     network = registration.build(
         spec.network, mode_shapes=list(spec.mode_shapes), out_features=spec.out_features
     )
@@ -73,6 +75,13 @@ def _network_from_spec(spec: EmmaSpec) -> nn.Module:
             f"network kind {spec.network.kind!r} (from {registration.provider}) built a "
             f"{type(network).__name__}, not a torch.nn.Module."
         )
+    check_component(
+        "network",
+        network,
+        kind=registration.kind,
+        provider=registration.provider,
+        label=registry.label,
+    )
     return network
 
 
@@ -80,7 +89,15 @@ def _attention_from_spec(spec: EmmaSpec) -> EnergyAttention:
     estimators = []
     registry = get_registry("estimator")
     for mode in spec.modes:
-        estimator = registry.get(mode.estimator.kind).build(mode.estimator, shape=mode.sample_shape)
+        registration = registry.get(mode.estimator.kind)
+        estimator = registration.build(mode.estimator, shape=mode.sample_shape)
+        check_component(
+            "estimator",
+            estimator,
+            kind=registration.kind,
+            provider=registration.provider,
+            label=registry.label,
+        )
         estimators.append(estimator)
     return build_attention(
         estimators,

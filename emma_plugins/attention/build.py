@@ -8,10 +8,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from emma_plugins.core.errors import SpecError
-from emma_plugins.estimators import EnergyEstimator
-from emma_plugins.core.plugins import get_registry
 from emma_plugins.attention.module import STAGE_SLOTS, EnergyAttention
+from emma_plugins.core.contracts import check_component
+from emma_plugins.core.errors import SpecError
+from emma_plugins.core.plugins import get_registry
+from emma_plugins.estimators import EnergyEstimator
 
 #: Kinds used for slots the caller leaves out; endogenous and cross_modal stay empty.
 DEFAULT_STAGES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
@@ -82,8 +83,11 @@ def _build_stage(
     context: dict[str, Any] = {"n_modes": n_modes}
     if slot in SHAPED_SLOTS:
         context["mode_shapes"] = shapes
-    registration = get_registry(slot).get(kind)
+    registry = get_registry(slot)
+    registration = registry.get(kind)
     try:
-        return registration.build(params, **context)
+        stage = registration.build(params, **context)
     except ValidationError as exc:
         raise SpecError(f"stages.{slot} (kind {kind!r}): {exc}") from exc
+    check_component(slot, stage, kind=kind, provider=registration.provider, label=registry.label)
+    return stage

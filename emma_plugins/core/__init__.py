@@ -5,6 +5,7 @@ Everything else in the package builds on this layer; it imports nothing from the
 
 from emma_plugins.core.errors import (
     CheckpointError,
+    ContractError,
     DataError,
     DuplicateKindError,
     EmmaError,
@@ -25,6 +26,7 @@ from emma_plugins.core.registry import NoParams, Registration, Registry
 
 __all__ = [
     "CheckpointError",
+    "ContractError",
     "DataError",
     "DuplicateKindError",
     "EmmaError",

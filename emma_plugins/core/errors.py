@@ -25,6 +25,10 @@ class PluginLoadError(EmmaError):
     """A plugin failed to load while strict mode is on."""
 
 
+class ContractError(EmmaError, TypeError):
+    """A component lacks what its family's contract requires (`emma_plugins.core.contracts`)."""
+
+
 class NotFittedError(EmmaError, RuntimeError):
     """A fitted statistic was used before `fit` computed it."""
 

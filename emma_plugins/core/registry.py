@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from emma_plugins.core.contracts import check_factory
 from emma_plugins.core.errors import DuplicateKindError, UnknownKindError
 
 
@@ -47,7 +48,9 @@ class Registry:
     """Kinds of one component family (estimators, gates, networks, ...).
 
     A duplicate kind is an error naming both providers; an unknown kind is an error with a
-    did-you-mean suggestion and the available kinds.
+    did-you-mean suggestion and the available kinds. A factory that is a class and lacks a
+    method its family's contract requires (`emma_plugins.core.contracts`) is refused with
+    a `ContractError`.
     """
 
     def __init__(self, family: str, label: str | None = None) -> None:
@@ -75,6 +78,7 @@ class Registry:
                 f"The params of {self.label} kind {kind!r} must be a pydantic BaseModel subclass "
                 f"(or None when it takes no parameters), got {params!r}."
             )
+        check_factory(self.family, factory, kind=kind, provider=provider, label=self.label)
         if kind in self._entries:
             first = self._entries[kind].provider
             raise DuplicateKindError(

@@ -9,13 +9,18 @@ SNR; `TimeMask` blanks consecutive frames, a dropout of the microphone.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from emma_plugins.corruptions.base import Corruption, CorruptionContext, CorruptionError, draw_normal
+from emma_plugins.corruptions.base import (
+    Corruption,
+    CorruptionContext,
+    CorruptionError,
+    draw_normal,
+)
 from emma_plugins.corruptions.checks import positive_int, require_dims
 from emma_plugins.corruptions.spans import random_span_mask
 
@@ -63,6 +68,9 @@ class TimeMask(Corruption):
 
     The span starts at a uniform random step and lies wholly inside the sample.
     """
+
+    #: Read by the conformance kit (`emma_plugins.testing.samples`): (time steps, features).
+    conformance_shape: ClassVar[tuple[int, ...]] = (12, 4)
 
     def __init__(self, width: int = 8, fill: Fill = "zero") -> None:
         self.width = positive_int(width, "time_mask width")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from emma_plugins.core.contracts import check_component
 from emma_plugins.core.plugins import get_registry
 from emma_plugins.corruptions.base import Corruption, CorruptionError
 
@@ -21,9 +22,18 @@ def make_corruption(spec: Corruption | str | Mapping[str, Any]) -> Corruption:
             f"got {spec!r}."
         )
     params = {k: v for k, v in spec.items() if k != "kind"}
-    built = get_registry("corruption").get(str(spec["kind"])).build(params)
+    registry = get_registry("corruption")
+    registration = registry.get(str(spec["kind"]))
+    built = registration.build(params)
     if not isinstance(built, Corruption):
         raise CorruptionError(
             f"corruption kind {spec['kind']!r} built {type(built).__name__}, not a Corruption."
         )
+    check_component(
+        "corruption",
+        built,
+        kind=registration.kind,
+        provider=registration.provider,
+        label=registry.label,
+    )
     return built

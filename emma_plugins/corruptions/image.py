@@ -6,6 +6,8 @@ Both act on the trailing dimensions of a sample, so an image mode must carry its
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
@@ -29,6 +31,9 @@ class PixelNoise(Corruption):
     Scaling by each image's own spread makes ``sigma`` a noise-to-contrast ratio that means
     the same on raw pixels (0-16) and on standardized ones; a flat image gets no noise.
     """
+
+    #: Read by the conformance kit (`emma_plugins.testing.samples`): small images.
+    conformance_shape: ClassVar[tuple[int, ...]] = (1, 6, 6)
 
     def __init__(self, sigma: float = 0.5) -> None:
         self.sigma = non_negative(sigma, "pixel_noise sigma")
@@ -56,6 +61,9 @@ class Occlusion(Corruption):
     The patch covers the last two dimensions (height, width) across all channels and lies
     wholly inside the image.
     """
+
+    #: Read by the conformance kit (`emma_plugins.testing.samples`): small images.
+    conformance_shape: ClassVar[tuple[int, ...]] = (1, 6, 6)
 
     def __init__(self, size: int = 4, fill: float = 0.0) -> None:
         self.size = positive_int(size, "occlusion size")

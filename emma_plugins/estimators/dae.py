@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +45,9 @@ class TiedDAE(EnergyEstimator):
     (Kamyshanska and Memisevic, 2014), computed per sample and with a stable softplus.
     Samples of any shape are flattened.
     """
+
+    #: Read by the conformance kit (`emma_plugins.testing.samples`): a short fit.
+    conformance_params: ClassVar[dict[str, object]] = {"epochs": 2}
 
     def __init__(
         self,

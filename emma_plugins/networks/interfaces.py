@@ -21,39 +21,41 @@ they all refer to the network's *last forward pass*:
 
 Quality and uncertainty are detached and cover the last forward only: score a whole
 split in one forward pass (or collect them batch by batch).
+
+The protocols live in `emma_plugins.core.contracts` with the other families' contracts
+and are re-exported here; a network that defines only part of one of them (``encode``
+without ``fuse``) is refused when it is built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
+from emma_plugins.core.contracts import (
+    EncodesModes,
+    HasBeginFit,
+    HasInputLayers,
+    HasQualityScores,
+    HasTrainingLoss,
+    HasUncertainty,
+)
+
+__all__ = [
+    "EncodesModes",
+    "HasBeginFit",
+    "HasInputLayers",
+    "HasQualityScores",
+    "HasTrainingLoss",
+    "HasUncertainty",
+    "LastForward",
+    "LossFn",
+    "begin_fit",
+    "training_objective",
+]
+
 LossFn = Callable[[Tensor, Tensor], Tensor]
-
-
-@runtime_checkable
-class HasTrainingLoss(Protocol):
-    """A network that supplies its own training objective."""
-
-    def training_loss(
-        self, output: Tensor, y: Tensor, *, epoch: int, base_loss: LossFn, index: Tensor
-    ) -> Tensor: ...
-
-
-@runtime_checkable
-class HasQualityScores(Protocol):
-    """A network that scores each mode of each sample of its last forward."""
-
-    def quality_scores(self) -> Tensor: ...
-
-
-@runtime_checkable
-class HasUncertainty(Protocol):
-    """A network that gives the uncertainty of each fused prediction of its last forward."""
-
-    def uncertainty(self) -> Tensor: ...
 
 
 def begin_fit(network: nn.Module, n_samples: int) -> None:

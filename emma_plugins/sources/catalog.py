@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from emma_plugins.core.contracts import check_component
 from emma_plugins.core.errors import DataError
 from emma_plugins.core.plugins import get_registry
 from emma_plugins.sources.container import MultiModalData
@@ -17,10 +18,15 @@ def load_dataset(
     """``load_dataset("htru2", data_dir="...")``: validate the params and call the factory."""
     values = params.model_dump() if isinstance(params, BaseModel) else dict(params or {})
     values.update(overrides)
-    data = get_registry("dataset").get(kind).build(values)
+    registry = get_registry("dataset")
+    registration = registry.get(kind)
+    data = registration.build(values)
     if not isinstance(data, MultiModalData):
         raise DataError(
             f"Data set {kind!r} returned {type(data).__name__}; a dataset factory must return "
             "MultiModalData."
         )
+    check_component(
+        "dataset", data, kind=kind, provider=registration.provider, label=registry.label
+    )
     return data

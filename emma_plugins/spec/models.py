@@ -9,6 +9,9 @@ A parameter model may define ``check_context(self, **context)`` and raise ``Valu
 it is called with the family's context keywords (``shape`` for estimators; ``n_modes``
 and ``mode_shapes`` for attention stages; ``mode_shapes`` and ``out_features`` for
 networks) so that a kind can refuse modes it cannot handle before anything is built.
+Before that, a factory whose signature would reject those keywords or the parameter
+fields (`emma_plugins.core.contracts.factory_keyword_problems`) is reported at the
+component's location, instead of failing with a traceback at build time.
 """
 
 from __future__ import annotations
@@ -19,24 +22,47 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from emma_plugins.attention import DEFAULT_STAGES
+from emma_plugins.attention import DEFAULT_STAGES, STAGE_SLOTS
+from emma_plugins.attention.build import SHAPED_SLOTS
+from emma_plugins.core.contracts import factory_keyword_problems
 from emma_plugins.core.errors import SpecIssue
 from emma_plugins.spec.components import ComponentSpec, CrossFieldError, Family, component_default
 from emma_plugins.spec.sections import DataSpec, TrainingSpec
 
 SPEC_VERSION = 1
 
-#: Attention slots in the order the module applies them; the first four are required.
-REQUIRED_SLOTS = ("correction", "modal_energy", "importance", "gate")
-OPTIONAL_SLOTS = ("endogenous", "cross_modal")
-SLOTS = REQUIRED_SLOTS + OPTIONAL_SLOTS
+#: Attention slots in the order the module applies them (the attention layer owns the
+#: names): the required ones have a default kind, the optional ones are off by default.
+SLOTS: tuple[str, ...] = tuple(STAGE_SLOTS)
+REQUIRED_SLOTS: tuple[str, ...] = tuple(slot for slot in SLOTS if slot in DEFAULT_STAGES)
+OPTIONAL_SLOTS: tuple[str, ...] = tuple(slot for slot in SLOTS if slot not in DEFAULT_STAGES)
 
 #: Slots whose output is shaped like the raw mode, so they cannot act on encodings.
-INPUT_ONLY_SLOTS = OPTIONAL_SLOTS
+INPUT_ONLY_SLOTS: tuple[str, ...] = tuple(SHAPED_SLOTS)
+
+#: Validation context key set while a spec derived from a validated one is validated
+#: (`emma_plugins.spec.overrides.override`).
+DERIVED = "emma_derived_spec"
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def is_derived(info: ValidationInfo) -> bool:
+    """Whether the spec being validated is derived from a validated spec by overrides.
+
+    Plugin sections' whole-spec checks (``check_spec``) ran on the spec it came from and
+    are not repeated for each derived spec (they may derive specs themselves).
+    """
+    return bool(isinstance(info.context, dict) and info.context.get(DERIVED))
 
 
 def _size(shape: tuple[int, ...]) -> int:
@@ -227,8 +253,8 @@ class EmmaSpec(BaseModel):
         return modes
 
     @model_validator(mode="after")
-    def _fits_together(self) -> EmmaSpec:
-        issues = list(_cross_field_issues(self))
+    def _fits_together(self, info: ValidationInfo) -> EmmaSpec:
+        issues = list(_cross_field_issues(self, sections=not is_derived(info)))
         if issues:
             raise CrossFieldError(issues)
         return self
@@ -242,6 +268,11 @@ class EmmaSpec(BaseModel):
     def mode_shapes(self) -> tuple[tuple[int, ...], ...]:
         return tuple(mode.sample_shape for mode in self.modes)
 
+    @property
+    def resolved_training(self) -> TrainingSpec:
+        """The training section, or its defaults when the spec has none."""
+        return self.training if self.training is not None else TrainingSpec()
+
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain JSON-compatible values (what checkpoints store).
 
@@ -251,7 +282,7 @@ class EmmaSpec(BaseModel):
         return self.model_dump(mode="json")
 
 
-def _cross_field_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
+def _cross_field_issues(spec: EmmaSpec, *, sections: bool = True) -> Iterator[SpecIssue]:
     attention = spec.attention
     shapes = [list(shape) for shape in spec.mode_shapes]
     contexts: list[tuple[str, ComponentSpec, dict[str, Any]]] = [
@@ -273,15 +304,39 @@ def _cross_field_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
         }
         contexts.append(("network", spec.network, network_context))
     yield from _corrupted_mode_issues(spec)
-    yield from _section_issues(spec)
+    if sections:
+        yield from _section_issues(spec)
     for location, component, context in contexts:
+        factory_issues = list(_factory_issues(location, component, context))
+        yield from factory_issues
         check = getattr(component, "check_context", None)
-        if check is None:
+        if check is None or factory_issues:
             continue
         try:
             check(**context)
         except ValueError as exc:
             yield SpecIssue(location, str(exc))
+
+
+def _factory_issues(
+    location: str, component: ComponentSpec, context: dict[str, Any]
+) -> Iterator[SpecIssue]:
+    """A factory that would reject the keywords the builder passes it, found from its
+    signature before anything is built (the parameter fields plus the context keywords)."""
+    registration = type(component).registration
+    if registration is None:
+        return
+    fields = [name for name in type(component).model_fields if name != "kind"]
+    problems = factory_keyword_problems(registration.factory, [*fields, *context])
+    if problems:
+        factory = getattr(registration.factory, "__qualname__", repr(registration.factory))
+        yield SpecIssue(
+            location,
+            f"kind {registration.kind!r} from {registration.provider!r} cannot be built: its "
+            f"factory {factory} {'; it '.join(problems)}. The builder calls it with the "
+            f"kind's parameter fields plus the context keyword(s) {', '.join(context)}; the "
+            "plugin must accept them all (or take **kwargs), see docs/hooks.md",
+        )
 
 
 def _corrupted_mode_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:

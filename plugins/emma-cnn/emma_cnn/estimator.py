@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 from torch import Tensor, nn
@@ -75,6 +75,16 @@ class ConvFeatures(nn.Module):
 class ConvEnergy(StructuredEnergy):
     """``Psi(x) = 1/2 ||x - b||^2 / s^2 - sum_k softplus(v_k . phi(x) + c_k)`` for images,
     with ``phi`` a `ConvFeatures` network, trained by denoising score matching."""
+
+    #: Read by the conformance kit (emma_plugins.testing.samples): small one-channel
+    #: images and parameters that train in a blink.
+    conformance_shape: ClassVar[tuple[int, ...]] = (1, 4, 4)
+    conformance_params: ClassVar[dict[str, object]] = {
+        "epochs": 1,
+        "channels": [4],
+        "features": 8,
+        "experts": 8,
+    }
 
     def __init__(
         self,

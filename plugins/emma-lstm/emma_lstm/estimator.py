@@ -65,6 +65,11 @@ class LSTMEnergy(StructuredEnergy):
 
     cudnn_double_backward: ClassVar[bool] = False
 
+    #: Read by the conformance kit (emma_plugins.testing.samples): short sequences of
+    #: (time steps, features) and parameters that train in a blink.
+    conformance_shape: ClassVar[tuple[int, ...]] = (5, 2)
+    conformance_params: ClassVar[dict[str, object]] = {"epochs": 1, "hidden": 8, "experts": 8}
+
     def __init__(
         self,
         shape: Sequence[int],

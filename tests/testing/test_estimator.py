@@ -1,8 +1,7 @@
-"""The conformance kit passes every registered estimator and catches each broken contract."""
+"""The estimator kit passes every registered estimator and catches each broken contract."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from torch import Tensor
 
 from emma_plugins import EnergyEstimator, hookimpl
 from emma_plugins.core.hookspecs import Register
-from emma_plugins.core.plugins import plugin_host
+from emma_plugins.core.plugins import get_registry, plugin_host
 from emma_plugins.testing import (
     check_batch_independence,
     check_device_move,
@@ -23,17 +22,10 @@ from emma_plugins.testing import (
     check_registered_estimator,
     check_state_dict_round_trip,
     check_tensors_registered,
+    estimator_sample,
     registered_estimator_kinds,
 )
-
-#: Fewer epochs than the defaults keep the suite fast; the contract does not depend on them.
-FAST_PARAMS: dict[str, dict[str, Any]] = {
-    "dae": {"epochs": 2},
-    "cnn": {"epochs": 1, "channels": [4], "features": 8, "experts": 8},
-    "lstm": {"epochs": 1, "hidden": 8, "experts": 8},
-}
-#: Sample shapes for kinds that need more than a flat vector (images, sequences).
-SAMPLE_SHAPES: dict[str, tuple[int, ...]] = {"cnn": (1, 4, 4), "lstm": (5, 2)}
+from emma_plugins.testing.samples import fast_params
 
 
 def samples(n: int = 32, dim: int = 3) -> Tensor:
@@ -118,10 +110,18 @@ class Float32Inside(Quadratic):
 
 # -- success ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", registered_estimator_kinds())
-def test_every_registered_estimator_conforms(kind: str) -> None:
-    shape = SAMPLE_SHAPES.get(kind, (4,))
-    x = samples(dim=math.prod(shape)).reshape(-1, *shape)
-    check_registered_estimator(kind, x, FAST_PARAMS.get(kind))
+def test_every_registered_estimator_conforms_with_its_declared_sample(kind: str) -> None:
+    # no table here: each kind declares its sample shape and fast parameters
+    check_registered_estimator(kind)
+
+
+def test_explicit_samples_and_params_are_laid_over_the_declared_ones() -> None:
+    x = samples(dim=6)
+    check_registered_estimator("dae", x, {"hidden": 3})
+    assert tuple(estimator_sample("dae").shape) == (32, 4)
+    registration = get_registry("estimator").get("dae")
+    assert fast_params(registration, {"hidden": 3}) == {"epochs": 2, "hidden": 3}
+    assert fast_params(registration, {"epochs": 5}) == {"epochs": 5}
 
 
 def test_registered_kinds_include_builtin_and_installed_plugin() -> None:

@@ -1,33 +1,50 @@
-"""Conformance checks that plugin authors run on their own energy estimators.
+"""Conformance checks for energy estimators (the ``estimator`` family).
 
 Like scikit-learn's estimator checks, each ``check_*`` function tests one part of the
 `EnergyEstimator` contract and raises ``AssertionError`` with a message that says what is
 wrong and how to fix it; `check_estimator` runs them all on a copy of the estimator.
-`registered_estimator_kinds` lists every installed kind, so a test suite can be
-parametrized over the registry as timm's is::
+`check_registered_estimator` builds an installed kind with its declared sample shape and
+fast parameters (`emma_plugins.testing.samples`) and runs them all::
 
     @pytest.mark.parametrize("kind", registered_estimator_kinds())
     def test_estimator_contract(kind):
-        check_registered_estimator(kind, torch.randn(64, 4))
+        check_registered_estimator(kind)
 """
 
 from __future__ import annotations
 
 import copy
-import io
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
 import torch
 from pydantic import BaseModel
-from torch import Tensor, nn
+from torch import Tensor
 
-from emma_plugins.estimators.base import ArrayLike, EnergyEstimator, as_tensor
 from emma_plugins.core.plugins import get_registry
+from emma_plugins.core.registry import Registration
+from emma_plugins.estimators.base import ArrayLike, EnergyEstimator, as_tensor
+from emma_plugins.testing._assertions import (
+    ATOL,
+    RTOL,
+    assert_contract,
+    assert_params_forbid_extra,
+    scrambled_copy,
+    state_dict_copy,
+)
+from emma_plugins.testing._assertions import assert_close as _assert_close
+from emma_plugins.testing._assertions import assert_per_sample as _assert_per_sample
+from emma_plugins.testing._assertions import name_of as _name
+from emma_plugins.testing._assertions import tensors as _tensors
+from emma_plugins.testing._assertions import unregistered as _unregistered
+from emma_plugins.testing._kit import Case, FamilyKit, Params
+from emma_plugins.testing.samples import N_SAMPLES, fast_params, mode_shapes_for, sample
 
 __all__ = [
+    "ATOL",
     "ESTIMATOR_CHECKS",
+    "RTOL",
     "check_batch_independence",
     "check_device_move",
     "check_dtype_move",
@@ -39,94 +56,17 @@ __all__ = [
     "check_scores",
     "check_state_dict_round_trip",
     "check_tensors_registered",
+    "estimator_sample",
     "registered_estimator_kinds",
 ]
 
-#: Relative and absolute tolerance for results that must agree up to float32 round-off.
-RTOL, ATOL = 1e-4, 1e-5
-
-#: Attributes every ``nn.Module`` carries itself; anything else in ``vars(module)`` is the author's.
-_MODULE_INTERNALS = frozenset(vars(nn.Module()))
+#: Samples the estimator checks fit on (the batch-independence check needs at least 3).
+ESTIMATOR_SAMPLES = 4 * N_SAMPLES
 
 
-# -- helpers ---------------------------------------------------------------------------------
-def _name(estimator: nn.Module) -> str:
-    return type(estimator).__name__
-
-
-def _first_mismatch(actual: Tensor, expected: Tensor, rtol: float, atol: float) -> str | None:
-    """None if close, else a description of the worst sample."""
-    actual, expected = actual.detach().double().cpu(), expected.detach().double().cpu()
-    error = (actual - expected).abs()
-    excess = error - (atol + rtol * expected.abs())
-    if not bool((excess > 0).any()):
-        return None
-    worst = int(excess.argmax())
-    return (
-        f"sample {worst}: {float(actual[worst]):.6g} vs {float(expected[worst]):.6g} "
-        f"(max abs difference {float(error.max()):.3g})"
-    )
-
-
-def _assert_close(
-    actual: Tensor, expected: Tensor, what: str, rtol: float = RTOL, atol: float = ATOL
-) -> None:
-    mismatch = _first_mismatch(actual, expected, rtol, atol)
-    if mismatch is not None:
-        raise AssertionError(f"{what}; {mismatch}.")
-
-
-def _assert_per_sample(value: object, n: int, what: str) -> Tensor:
-    """``value`` is a finite floating tensor of shape ``(n,)``."""
-    if not isinstance(value, Tensor):
-        raise AssertionError(f"{what} must be a torch.Tensor, got {type(value).__name__}.")
-    if tuple(value.shape) != (n,):
-        raise AssertionError(
-            f"{what} must have shape (N,) = ({n},), one value per sample, got "
-            f"{tuple(value.shape)}; reduce over every dimension but the batch."
-        )
-    if not value.is_floating_point():
-        raise AssertionError(f"{what} must be a floating tensor, got {value.dtype}.")
-    if value.device.type != "meta" and not bool(torch.isfinite(value).all()):
-        bad = int((~torch.isfinite(value)).nonzero()[0, 0])
-        raise AssertionError(
-            f"{what} must be finite, got {float(value[bad])} at sample {bad}; use stable "
-            "formulations (softplus, logsumexp) instead of log(1 + exp(.)) or 1/0."
-        )
-    return value
-
-
-def _unregistered(module: nn.Module) -> Iterator[tuple[str, Tensor | nn.Module]]:
-    """Tensors and modules stored where ``nn.Module`` cannot see them, by qualified name.
-
-    A plain reference to a registered parameter, buffer or submodule is not reported:
-    ``state_dict`` and ``.to()`` see the object itself (``nn.LSTM`` keeps such a list of
-    its own parameters, ``_flat_weights``, and rebuilds it when moved).
-    """
-    registered = {id(t) for _, t in _tensors(module)} | {id(m) for m in module.modules()}
-    for prefix, sub in module.named_modules():
-        for attr, value in vars(sub).items():
-            if attr in _MODULE_INTERNALS:
-                continue
-            if isinstance(value, dict):
-                members = list(value.values())
-            elif isinstance(value, list | tuple):
-                members = list(value)
-            else:
-                members = [value]
-            for member in members:
-                if isinstance(member, Tensor | nn.Module) and id(member) not in registered:
-                    yield (f"{prefix}.{attr}" if prefix else attr), member
-
-
-def _tensors(module: nn.Module) -> Iterable[tuple[str, Tensor]]:
-    yield from module.named_parameters()
-    yield from module.named_buffers()
-
-
-def _x_for(estimator: nn.Module, x: ArrayLike) -> Tensor:
-    tensors = [t for _, t in _tensors(estimator) if t.is_floating_point()]
-    reference = tensors[0] if tensors else torch.empty(0)
+def _x_for(estimator: torch.nn.Module, x: ArrayLike) -> Tensor:
+    floating = [t for _, t in _tensors(estimator) if t.is_floating_point()]
+    reference = floating[0] if floating else torch.empty(0)
     return as_tensor(x).to(device=reference.device, dtype=reference.dtype)
 
 
@@ -272,13 +212,7 @@ def check_tensors_registered(estimator: EnergyEstimator, x: ArrayLike) -> None:
 
 def _scrambled_copy(estimator: EnergyEstimator) -> EnergyEstimator:
     """A copy whose saved tensors all hold different values, as an unfitted instance would."""
-    fresh = copy.deepcopy(estimator)
-    with torch.no_grad():
-        for tensor in fresh.state_dict(keep_vars=True).values():
-            if tensor.is_floating_point():
-                tensor.fill_(float("nan"))
-            else:
-                tensor.zero_()
+    fresh: EnergyEstimator = scrambled_copy(estimator)  # type: ignore[assignment]
     return fresh
 
 
@@ -294,16 +228,7 @@ def check_state_dict_round_trip(
     saved tensor overwritten stands in.
     """
     data = _x_for(estimator, x)
-    buffer = io.BytesIO()
-    torch.save(estimator.state_dict(), buffer)
-    buffer.seek(0)
-    try:
-        state = torch.load(buffer, weights_only=True)
-    except Exception as exc:
-        raise AssertionError(
-            "state_dict() does not load with torch.load(weights_only=True): it must hold "
-            f"tensors only ({type(exc).__name__}: {exc})."
-        ) from exc
+    state = state_dict_copy(estimator)
     fresh = make() if make is not None else _scrambled_copy(estimator)
     fresh.to(data.device, data.dtype).train(estimator.training)
     try:
@@ -478,27 +403,52 @@ def registered_estimator_kinds() -> list[str]:
     return get_registry("estimator").kinds()
 
 
+def estimator_sample(kind: str, n: int = ESTIMATOR_SAMPLES, seed: int = 0) -> Tensor:
+    """``n`` samples shaped as ``kind`` declares (``conformance_shape``), else flat ``(4,)``."""
+    (shape,) = mode_shapes_for("estimator", get_registry("estimator").get(kind))
+    return sample(shape, n, seed)
+
+
 def check_registered_estimator(
     kind: str,
-    x: ArrayLike,
+    x: ArrayLike | None = None,
     params: BaseModel | dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
     """Build ``kind`` from the registry for samples shaped like ``x[0]`` and run every check.
 
-    Also checks that the registered parameter model rejects unknown fields
-    (``extra="forbid"``), so a misspelled spec field fails instead of being ignored.
+    ``x`` defaults to `estimator_sample` (the kind's declared sample shape) and ``params``
+    are laid over the kind's fast parameters (``conformance_params``); see
+    `emma_plugins.testing.samples`. Also checks that the registered parameter model rejects
+    unknown fields (``extra="forbid"``), so a misspelled spec field fails instead of being
+    ignored. ``kwargs`` go to `check_estimator` (``devices``).
     """
     registration = get_registry("estimator").get(kind)
-    if registration.params.model_config.get("extra") != "forbid":
-        raise AssertionError(
-            f"the params model {registration.params.__name__} of estimator {kind!r} must set "
-            "model_config = ConfigDict(extra='forbid'), so misspelled fields are errors."
-        )
-    shape = tuple(as_tensor(x).shape[1:])
+    assert_params_forbid_extra("estimator", registration)
+    data = estimator_sample(kind) if x is None else x
+    shape = tuple(as_tensor(data).shape[1:])
+    values = fast_params(registration, params)
 
     def make() -> EnergyEstimator:
-        built: EnergyEstimator = registration.build(params, shape=shape)
+        built: EnergyEstimator = registration.build(values, shape=shape)
         return built
 
-    check_estimator(make(), x, make=make, **kwargs)
+    estimator = make()
+    assert_contract("estimator", estimator)
+    check_estimator(estimator, data, make=make, **kwargs)
+
+
+def estimator_case(registration: Registration, params: Params = None) -> Case:
+    """A fitted estimator of ``registration`` on `estimator_sample`, for the parametrized kit."""
+    (shape,) = mode_shapes_for("estimator", registration)
+    x = sample(shape, ESTIMATOR_SAMPLES)
+    values = fast_params(registration, params)
+
+    def make() -> EnergyEstimator:
+        built: EnergyEstimator = registration.build(values, shape=shape)
+        return built
+
+    return Case(make().fit(x, progress=False), x, make)
+
+
+KIT = FamilyKit("estimator", ESTIMATOR_CHECKS, estimator_case)

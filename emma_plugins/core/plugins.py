@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -159,6 +160,7 @@ class PluginHost:
         exc: BaseException,
         *,
         origin: tuple[str, int] | None = None,
+        fallback: tuple[str, int] | None = None,
         outcome: str = "failed to load and was skipped",
     ) -> None:
         message = " ".join(message.split())  # one line, for warnings and `emma plugins`
@@ -172,7 +174,7 @@ class PluginHost:
             return  # a registry rebuilt after a new plugin arrived meets the same failure
         self.failures.append(failure)
         # The warning points at the plugin's own code, not at this module.
-        filename, lineno = origin or _raised_at(exc)
+        filename, lineno = origin or _raised_at(exc, fallback)
         warnings.warn_explicit(
             f"emma_plugins: plugin {name!r} from {provider!r} {outcome}: {message}",
             EmmaPluginWarning,
@@ -230,7 +232,7 @@ class PluginHost:
             raise
         except BaseException as exc:
             message = f"{hook_name} raised {type(exc).__name__}: {exc}"
-            self._fail(impl.plugin_name, provider, message, exc)
+            self._fail(impl.plugin_name, provider, message, exc, fallback=_source_of(impl.function))
             return []
         return list(scratch)
 
@@ -241,8 +243,7 @@ class PluginHost:
         autoload = self._autoload if self._autoload is not None else not _flag(NO_AUTOLOAD_ENV)
         if not autoload:
             notes.append(
-                f"installed plugins were not loaded ({NO_AUTOLOAD_ENV} is set or autoload "
-                "is off)"
+                f"installed plugins were not loaded ({NO_AUTOLOAD_ENV} is set or autoload is off)"
             )
         if self.failures:
             names = ", ".join(sorted({f"{f.name} ({f.provider})" for f in self.failures}))
@@ -268,12 +269,20 @@ class _HostRegistry(Registry):
         return f"{message} Note: {'; '.join(notes)}." if notes else message
 
 
-def _raised_at(exc: BaseException) -> tuple[str, int]:
-    """Where ``exc`` was raised: the innermost frame of its traceback outside this module."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != __file__]
-    if not frames:
-        return __file__, 1
-    return frames[-1].filename, frames[-1].lineno or 1
+#: This package's folder: warnings about plugins point outside it, at the plugin's code.
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+
+
+def _raised_at(exc: BaseException, fallback: tuple[str, int] | None = None) -> tuple[str, int]:
+    """Where ``exc`` was raised: the innermost frame of its traceback outside this package."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not str(Path(f.filename).resolve()).startswith(_PACKAGE_DIR)
+    ]
+    if frames:
+        return frames[-1].filename, frames[-1].lineno or 1
+    return fallback or (__file__, 1)
 
 
 def _source_of(obj: object) -> tuple[str, int]:

@@ -27,14 +27,15 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from emma_lab.experiments.comparison import Experiment, run_seed, seeded_model
+from emma_lab.experiments.protocol import SeedData
+from emma_lab.experiments.runner import select_modes
 from torch import Tensor, nn
 
 from emma_plugins.attention import capacity_penalty, energy_regularizer
 from emma_plugins.sources import MultiModalData, load_breast_cancer
-from emma_lab.experiments.protocol import SeedData, prepare_seed
-from emma_lab.experiments.runner import model_factory, select_modes
-from emma_lab.experiments.comparison import ModelFactory, TableConfig, run_seed
-from emma_plugins.spec import EmmaSpec, parse_spec
+from emma_plugins.spec import EmmaSpec, TrainingSpec, parse_spec
+from emma_plugins.spec.overrides import TrainingOverrides, override
 from emma_plugins.training.batches import TensorSplit
 
 
@@ -83,27 +84,27 @@ def plain_fit(
     train: TensorSplit,
     val: TensorSplit,
     weights: Tensor,
-    config: TableConfig,
+    training: TrainingSpec,
     epochs: int,
     regularized: bool,
 ) -> None:
     """Adam over shuffled mini-batches, the validation loss each epoch, best state kept."""
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=training.lr)
     attention = getattr(model, "attention", None)
     best, best_state = float("inf"), None
     for _ in range(epochs):
         model.train()
         if attention is not None:
             attention.estimators.eval()
-        for index in torch.randperm(len(train), generator=generator).split(config.batch_size):
+        for index in torch.randperm(len(train), generator=generator).split(training.batch_size):
             modes = [m[index] for m in train.modes]
             out = model(modes, train.missing[index])
             loss = weighted_bce(out.output, train.y[index], weights)
             if regularized and attention is not None:
-                loss = loss + config.lambda_c * capacity_penalty(attention)
-                loss = loss + config.lambda_e * energy_regularizer(out.report, train.xi[index])
+                loss = loss + training.lambda_c * capacity_penalty(attention)
+                loss = loss + training.lambda_e * energy_regularizer(out.report, train.xi[index])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -118,47 +119,54 @@ def plain_fit(
         model.load_state_dict(best_state)
 
 
-def plain_seed(factory: ModelFactory, data: SeedData, config: TableConfig) -> None:
+def plain_seed(experiment: Experiment, data: SeedData) -> None:
     """base, without and with, trained by `plain_fit`."""
+    training = experiment.spec.resolved_training
     y = data.clean["train"].y
     counts = torch.bincount(y.long(), minlength=2).float()
     weights = counts.sum() / (2 * counts)
-    base = factory(None, data.seed)
-    plain_fit(
-        base, data.clean["train"], data.clean["val"], weights, config, config.base_epochs, False
+    base = seeded_model(experiment.base, data.seed)
+    clean, mixed = (
+        (data.clean["train"], data.clean["val"]),
+        (data.mixed["train"], data.mixed["val"]),
     )
+    plain_fit(base, *clean, weights, training, training.base_epochs, False)
     without = copy.deepcopy(base)
-    plain_fit(
-        without, data.mixed["train"], data.mixed["val"], weights, config, config.epochs, False
-    )
-    with_ = factory({}, data.seed)
+    plain_fit(without, *mixed, weights, training, training.epochs, False)
+    with_ = seeded_model(experiment.variants[0].spec, data.seed)
     with_.fit_estimators(data.clean["train"].modes, progress=False)
     with_.network.load_state_dict(base.network.state_dict())
-    plain_fit(with_, data.mixed["train"], data.mixed["val"], weights, config, config.epochs, True)
+    plain_fit(with_, *mixed, weights, training, training.epochs, True)
+
+
+def experiment_of(spec: EmmaSpec, epochs: int) -> Experiment:
+    """Base, without and with of ``spec`` with ``epochs`` per stage, on seed 0."""
+    changes = TrainingOverrides(base_epochs=epochs, epochs=epochs, batch_size=32)
+    return Experiment.from_spec(
+        override(spec, training=changes), seeds=[0], progress=False, variants=[], baselines=[]
+    )
 
 
 def run(epochs: int, dae_epochs: int, repeats: int, rows: int | None) -> dict[str, float]:
     data, spec = htru2_or_breast_cancer(dae_epochs)
     if rows is not None:
         data = data.subset(list(range(min(rows, len(data)))))
-    config = TableConfig(
-        seeds=[0], base_epochs=epochs, epochs=epochs, batch_size=32, progress=False
-    )
-    seed_data = prepare_seed(data, spec.mode_names, 0, sigma=config.sigma)
-    factory = model_factory(spec)
+    experiment = experiment_of(spec, epochs)
+    seed_data = experiment.prepare(data, 0)
     print(
         f"{data.name}: {len(data)} rows ({len(seed_data.clean['train'])} train), "
-        f"{epochs} epochs, batch {config.batch_size}, DAE epochs {dae_epochs}, "
-        f"{torch.get_num_threads()} torch thread(s), load average {os.getloadavg()[0]:.1f}"
+        f"{epochs} epochs, batch {experiment.spec.resolved_training.batch_size}, "
+        f"DAE epochs {dae_epochs}, {torch.get_num_threads()} torch thread(s), "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
-    warm = prepare_seed(data.subset(list(range(200))), spec.mode_names, 0, sigma=config.sigma)
-    tiny = TableConfig(seeds=[0], base_epochs=1, epochs=1, progress=False)
-    run_seed(factory, warm, tiny, [])  # first calls (lazy imports, allocator) are not timed
-    plain_seed(factory, warm, tiny)
+    tiny = experiment_of(spec, 1)
+    warm = tiny.prepare(data.subset(list(range(200))), 0)
+    run_seed(tiny, warm)  # first calls (lazy imports, allocator) are not timed
+    plain_seed(tiny, warm)
     timings: dict[str, list[tuple[float, float]]] = {"library": [], "plain": []}
     sides = {
-        "library": lambda: run_seed(factory, seed_data, config, []),
-        "plain": lambda: plain_seed(factory, seed_data, config),
+        "library": lambda: run_seed(experiment, seed_data),
+        "plain": lambda: plain_seed(experiment, seed_data),
     }
     for repeat in range(repeats):  # alternate the order, so drifting load hits both sides
         for name in sorted(sides, reverse=bool(repeat % 2)):

@@ -27,11 +27,9 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from experiment_speed import htru2_or_breast_cancer
-
 from emma_lab.grid.search import GridExecutor, GridJob, grid_points
-from emma_lab.experiments.comparison import TableConfig
 from emma_lab.spec import GridSpec
+from experiment_speed import experiment_of, htru2_or_breast_cancer
 
 TARGET_MINUTES = 45.0
 THESIS = GridSpec()
@@ -44,10 +42,11 @@ def run(configs: int, workers: int, epochs: int, rows: int | None, rerun: bool) 
     every = grid_points(THESIS.rho, THESIS.lambda_e, THESIS.lambda_c)
     step = max(len(every) // configs, 1)
     points = every[::step][:configs]  # spread over the grid: costs vary with the settings
-    table = TableConfig(seeds=[0], base_epochs=epochs, epochs=epochs, progress=False)
-    job = GridJob(spec.to_dict(), data, list(spec.mode_names), table)
+    spec = experiment_of(spec, epochs).spec
+    job = GridJob(spec.to_dict(), data)
     print(
-        f"{data.name}: {len(data)} rows, {epochs} epochs, batch {table.batch_size}, "
+        f"{data.name}: {len(data)} rows, {epochs} epochs, "
+        f"batch {spec.resolved_training.batch_size}, "
         f"{len(points)} of {len(every)} configurations, {workers} worker(s), "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )

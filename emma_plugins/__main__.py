@@ -1,4 +1,4 @@
-"""``python -m emma_plugins``: the ``emma`` command, for ``torchrun`` and environments without the script."""
+"""``python -m emma_plugins``: the ``emma`` command, for ``torchrun`` and script-less hosts."""
 
 from emma_plugins.cli import main
 

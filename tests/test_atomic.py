@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from emma_plugins._atomic import write_atomic
+
+from emma_plugins.atomic import write_atomic
 
 
 def test_replaces_content_and_creates_directories(tmp_path: Path) -> None:

@@ -33,3 +33,10 @@ def test_test_folders_mirror_the_library_packages() -> None:
     subpackages = {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
     folders = {p.name for p in TESTS.iterdir() if p.is_dir() and not p.name.startswith("_")}
     assert subpackages <= folders, sorted(subpackages - folders)
+
+
+def test_test_module_names_are_unique_across_the_repository() -> None:
+    """pytest imports test modules by basename, so two suites must not share one."""
+    suites = [TESTS, *sorted(TESTS.parent.glob("plugins/*/tests"))]
+    names = [path.name for suite in suites for path in suite.rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

@@ -23,10 +23,10 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from emma_plugins._atomic import write_atomic
 from emma_plugins._version import __version__
 from emma_plugins.assembly.builder import build
 from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.atomic import write_atomic
 from emma_plugins.core.errors import CheckpointError, SpecError
 from emma_plugins.spec import parse_spec
 

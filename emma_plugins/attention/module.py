@@ -26,9 +26,9 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
+from emma_plugins.attention.report import AttentionReport, empty_mask
 from emma_plugins.core.errors import NotFittedError
 from emma_plugins.estimators import EnergyEstimator
-from emma_plugins.attention.report import AttentionReport, empty_mask
 
 STAGE_SLOTS = ("correction", "modal_energy", "importance", "gate", "endogenous", "cross_modal")
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Per-mode fields whose value means nothing for a missing mode (shown as NaN in frames).
 MEANINGLESS_WHEN_MISSING = (
@@ -64,6 +67,8 @@ class AttentionReport:
 
         Placeholder entries of missing modes become NaN so that tables and means skip them.
         """
+        import pandas as pd
+
         n_modes = self.n_modes
         names = [f"mode{i}" for i in range(n_modes)] if mode_names is None else list(mode_names)
         if len(names) != n_modes:

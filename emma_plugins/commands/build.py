@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from emma_plugins.assembly.builder import build
-from emma_plugins.spec import load_spec
 from emma_plugins.assembly.summary import render_summary
+from emma_plugins.spec import load_spec
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -10,7 +10,7 @@ from emma_plugins.core.plugins import ALL_FAMILIES, get_registry, load_failures
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "plugins",
-        help="list registered kinds per family (commands and spec sections too) and plugins that failed to load",
+        help="list registered kinds, commands and spec sections, and plugins that failed to load",
         description="List every registered kind per component family with the distribution "
         "that provides it, and any plugin that failed to load with its error.",
     )

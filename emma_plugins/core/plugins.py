@@ -57,12 +57,12 @@ ALL_FAMILIES: dict[str, tuple[str, str]] = {**FAMILIES, **EXTENSIONS}
 
 #: Modules of this package that register the built-in kinds.
 BUILTIN_MODULES: tuple[str, ...] = (
-    "emma_plugins.estimators.plugin",
-    "emma_plugins.attention.plugin",
-    "emma_plugins.sources.plugin",
-    "emma_plugins.corruptions.plugin",
-    "emma_plugins.networks.plugin",
-    "emma_plugins.commands.plugin",
+    "emma_plugins.estimators._plugin",
+    "emma_plugins.attention._plugin",
+    "emma_plugins.sources._plugin",
+    "emma_plugins.corruptions._plugin",
+    "emma_plugins.networks._plugin",
+    "emma_plugins.commands._plugin",
 )
 
 
@@ -289,8 +289,8 @@ def _source_of(obj: object) -> tuple[str, int]:
     """The file and first line of a plugin object (a module, a class instance, a function)."""
     target = obj if inspect.ismodule(obj) or inspect.isfunction(obj) else type(obj)
     try:
-        filename = inspect.getsourcefile(target)  # type: ignore[arg-type]
-        _, lineno = inspect.getsourcelines(target)  # type: ignore[arg-type]
+        filename = inspect.getsourcefile(target)
+        _, lineno = inspect.getsourcelines(target)
     except (OSError, TypeError):
         return __file__, 1
     return filename or __file__, max(lineno, 1)

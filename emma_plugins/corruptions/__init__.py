@@ -7,7 +7,12 @@ from emma_plugins.corruptions.gaussian import GaussianNoise, GaussianParams
 from emma_plugins.corruptions.image import Occlusion, OcclusionParams, PixelNoise, PixelNoiseParams
 from emma_plugins.corruptions.missing import MissingMode
 from emma_plugins.corruptions.ood import OODParams, OutOfDistribution
-from emma_plugins.corruptions.scheme import CorruptedBatch, CorruptionGroup, CorruptionScheme, corrupt_all
+from emma_plugins.corruptions.scheme import (
+    CorruptedBatch,
+    CorruptionGroup,
+    CorruptionScheme,
+    corrupt_all,
+)
 
 __all__ = [
     "CorruptedBatch",

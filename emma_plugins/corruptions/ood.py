@@ -8,7 +8,12 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor
 
-from emma_plugins.corruptions.base import Corruption, CorruptionContext, CorruptionError, draw_uniform
+from emma_plugins.corruptions.base import (
+    Corruption,
+    CorruptionContext,
+    CorruptionError,
+    draw_uniform,
+)
 
 Strategy = Literal["uniform_box", "other_class"]
 

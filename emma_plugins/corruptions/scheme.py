@@ -31,10 +31,6 @@ class CorruptionGroup:
     fraction: float
     corruptions: Mapping[str, Corruption]
 
-    @property
-    def is_clean(self) -> bool:
-        return not self.corruptions
-
 
 @dataclass(frozen=True)
 class CorruptedBatch:

@@ -2,7 +2,11 @@
 
 from emma_plugins.estimators.base import EnergyEstimator, as_tensor
 from emma_plugins.estimators.dae import TiedDAE, TiedDAEParams
-from emma_plugins.estimators.structured import StructuredEnergy, StructuredEnergyParams, StructuredTraining
+from emma_plugins.estimators.structured import (
+    StructuredEnergy,
+    StructuredEnergyParams,
+    StructuredTraining,
+)
 
 __all__ = [
     "EnergyEstimator",

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor, nn
 
 from emma_plugins.core.errors import NotFittedError
 
-ArrayLike = Tensor | np.ndarray | pd.DataFrame
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: What `fit` and the checks accept (pandas is imported only by whoever passes a frame).
+ArrayLike: TypeAlias = "Tensor | np.ndarray | pd.DataFrame"
 
 
 def as_tensor(data: ArrayLike, dtype: torch.dtype = torch.float32) -> Tensor:
     """Accept a tensor, numpy array or DataFrame, as scikit-learn estimators do."""
-    if isinstance(data, pd.DataFrame | pd.Series):
-        data = data.to_numpy()
+    pandas = sys.modules.get("pandas")  # a frame exists only if pandas was imported
+    if pandas is not None and isinstance(data, pandas.DataFrame | pandas.Series):
+        data = data.to_numpy(copy=True)  # pandas may hand out a read-only view of the frame
     if isinstance(data, np.ndarray):
         return torch.as_tensor(np.ascontiguousarray(data), dtype=dtype)
     if isinstance(data, Tensor):

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+
+from emma_plugins._minibatch import train_epoch
 
 
 def fit_minibatch(
@@ -24,22 +25,25 @@ def fit_minibatch(
     """Adam over shuffled mini-batches; returns the mean loss of each epoch.
 
     ``loss_fn(batch, generator)`` gets a generator so that the noise it draws is seeded too.
+    The epochs run through the same `emma_plugins._minibatch.train_epoch` as the network
+    training loop.
     """
+    from tqdm.auto import tqdm
+
     generator = torch.Generator(device="cpu").manual_seed(seed)
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr)
     history: list[float] = []
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for _ in bar:
-        order = torch.randperm(len(x), generator=generator).to(x.device)
-        total, count = 0.0, 0
-        for index in order.split(batch_size):
-            batch = x[index]
-            loss = loss_fn(batch, generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(batch)
-            count += len(batch)
-        history.append(total / max(count, 1))
+        history.append(
+            train_epoch(
+                optimizer,
+                len(x),
+                batch_size,
+                generator,
+                lambda index: loss_fn(x[index], generator),
+                device=x.device,
+            )
+        )
         bar.set_postfix(loss=f"{history[-1]:.4g}")
     return history

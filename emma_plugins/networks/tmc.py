@@ -19,7 +19,12 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from emma_plugins.networks.class_logits import class_count, to_output_logits
-from emma_plugins.networks.evidential import dempster_combine, dirichlet_from_opinion, evidential_loss, opinion
+from emma_plugins.networks.evidential import (
+    dempster_combine,
+    dirichlet_from_opinion,
+    evidential_loss,
+    opinion,
+)
 from emma_plugins.networks.interfaces import LastForward, LossFn
 from emma_plugins.networks.layers import LayerParams, Widths
 from emma_plugins.networks.per_mode import per_mode_stacks, run_per_mode

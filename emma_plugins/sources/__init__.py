@@ -5,9 +5,11 @@ from emma_plugins.sources.catalog import load_dataset
 from emma_plugins.sources.container import SPLIT_NAMES, MultiModalData, Task
 from emma_plugins.sources.paths import DATA_DIR_ENV, resolve_data_dir, user_cache_dir
 from emma_plugins.sources.splits import (
+    DataWarning,
     Splits,
     Standardizer,
     carve_validation,
+    check_split,
     predefined_indices,
     split,
     stratified_indices,
@@ -16,11 +18,13 @@ from emma_plugins.sources.splits import (
 __all__ = [
     "DATA_DIR_ENV",
     "SPLIT_NAMES",
+    "DataWarning",
     "MultiModalData",
     "Splits",
     "Standardizer",
     "Task",
     "carve_validation",
+    "check_split",
     "load_breast_cancer",
     "load_dataset",
     "predefined_indices",

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, Field, create_model
 from pydantic.fields import FieldInfo
 
+from emma_plugins.core.errors import ContractError
 from emma_plugins.core.plugins import FAMILIES, PluginHost, plugin_host
 from emma_plugins.core.registry import Registration
 from emma_plugins.spec.components import Family
@@ -42,13 +43,13 @@ def spec_model(host: PluginHost | None = None) -> type[EmmaSpec]:
     if cached is not None and cached[0] == key:
         return cached[1]
     rebuilder = _Rebuilder({family: kind_union(host.registry(family)) for family in FAMILIES})
-    model = rebuilder.model(EmmaSpec)
+    model: type[EmmaSpec] = rebuilder.model(EmmaSpec)
     sections = {
-        entry.kind: _section_field(rebuilder.model(entry.factory))
-        for entry in host.registry("spec_section")
+        name: _section_field(rebuilder.model(section))
+        for name, section in section_models(host).items()
     }
     if sections:
-        model = create_model(
+        model = create_model(  # type: ignore[call-overload]
             EmmaSpec.__name__,
             __base__=model,
             __module__=EmmaSpec.__module__,
@@ -57,6 +58,20 @@ def spec_model(host: PluginHost | None = None) -> type[EmmaSpec]:
         )
     _cache[host] = (key, model)
     return model
+
+
+def section_models(host: PluginHost) -> dict[str, type[BaseModel]]:
+    """Top-level sections that plugins registered (``register_spec_sections``), by name."""
+    sections: dict[str, type[BaseModel]] = {}
+    for entry in host.registry("spec_section"):
+        model = entry.factory
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise ContractError(
+                f"spec section {entry.kind!r} from {entry.provider!r} must be registered as a "
+                f"pydantic BaseModel subclass, got {model!r}."
+            )
+        sections[entry.kind] = model
+    return sections
 
 
 def _section_field(section: type[BaseModel]) -> tuple[Any, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from emma_plugins.core.plugins import FAMILIES, PluginHost
+from emma_plugins.spec.dynamic import section_models
 from emma_plugins.spec.models import AttentionSpec, EmmaSpec, ModeSpec
 from emma_plugins.spec.schema import spec_json_schema
 from emma_plugins.spec.sections import DataSpec, TrainingSpec
@@ -126,7 +127,7 @@ def spec_reference_markdown(host: PluginHost | None = None) -> str:
         for entry in host.registry(family):
             kind_families[kind_model(family, entry).__name__] = family
     parts = ["### Sections"]
-    plugin_sections = [(e.factory, f"`{e.kind}` ({e.provider})") for e in host.registry("spec_section")]
+    plugin_sections = [(model, f"`{name}`") for name, model in section_models(host).items()]
     for model, key in (*SECTIONS, *plugin_sections):
         section = schema if model is EmmaSpec else defs[model.__name__]
         doc = _first_paragraph(model.__doc__)

@@ -9,7 +9,7 @@ register.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -45,14 +45,22 @@ class DataSpec(BaseModel):
         return self
 
 
+#: Coldness annealing's defaults (section 8.1): the initial rho, hot enough that the
+#: importance is uniform, and its factor per improving epoch. `ColdnessAnnealing` uses them.
+ANNEAL_START = 1e-6
+ANNEAL_FACTOR = 3.0
+
+
 class AnnealSpec(BaseModel):
     """Coldness annealing (section 8.1): start hot, cool while validation improves."""
 
     model_config = ConfigDict(extra="forbid")
 
-    start: float = Field(1e-6, gt=0, description="Initial coldness rho (hot: uniform importance).")
+    start: float = Field(
+        ANNEAL_START, gt=0, description="Initial coldness rho (hot: uniform importance)."
+    )
     factor: float = Field(
-        3.0, gt=1, description="rho is multiplied by this after each improving epoch."
+        ANNEAL_FACTOR, gt=1, description="rho is multiplied by this after each improving epoch."
     )
 
 
@@ -79,8 +87,10 @@ class TrainingSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seed: int = Field(0, description="Seed of initialisation, shuffling and corruption.")
-    base_epochs: int = Field(30, ge=0, description="Stage 1: epochs of the base network.")
-    epochs: int = Field(30, ge=0, description="Stage 2: epochs of model-without and model-with.")
+    base_epochs: int = Field(
+        30, ge=0, description="Stage 1: epochs of the network alone (early fusion)."
+    )
+    epochs: int = Field(30, ge=0, description="Stage 2: epochs of noise augmentation and of EMMA.")
     batch_size: int = Field(32, ge=1, description="Mini-batch size.")
     lr: float = Field(1e-3, gt=0, description="Adam learning rate.")
     patience: int | None = Field(
@@ -93,7 +103,9 @@ class TrainingSpec(BaseModel):
     lambda_e: float = Field(1e-2, ge=0, description="Weight of the energy regularizer (5.10).")
     anneal: AnnealSpec | None = Field(None, description="Anneal the coldness (section 8.1).")
     corruption: CorruptionTrainingSpec = Field(
-        default_factory=CorruptionTrainingSpec, description="The corrupted training mix."
+        default_factory=dict,
+        validate_default=True,
+        description="The corrupted training mix.",
     )
     threads: int = Field(
         1, ge=1, description="torch threads; small models train fastest on one thread."

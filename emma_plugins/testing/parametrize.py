@@ -80,13 +80,21 @@ class KindRef(NamedTuple):
         return f"{self.family}:{self.kind}"
 
 
-def registered_kinds(family: str | Sequence[str] | None = None) -> list[KindRef]:
-    """Every installed kind of ``family`` (one, several, or every family with a kit)."""
+def registered_kinds(
+    family: str | Sequence[str] | None = None, provider: str | None = None
+) -> list[KindRef]:
+    """Every installed kind of ``family`` (one, several, or every family with a kit),
+    optionally only those of one distribution (``provider="emma-cnn"``)."""
     families = list(KITS) if family is None else [family] if isinstance(family, str) else family
     unknown = [f for f in families if f not in KITS]
     if unknown:
         raise ValueError(f"no conformance kit for {unknown}; families: {', '.join(KITS)}.")
-    return [KindRef(f, kind) for f in families for kind in get_registry(f).kinds()]
+    return [
+        KindRef(f, entry.kind)
+        for f in families
+        for entry in get_registry(f)
+        if provider is None or entry.provider == provider
+    ]
 
 
 @cache
@@ -158,15 +166,18 @@ def _noop(*_: Any, **__: Any) -> None:
 
 
 def kind_checks(
-    family: str | Sequence[str] | None = None, kinds: Sequence[str] | None = None
+    family: str | Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+    provider: str | None = None,
 ) -> Iterator[tuple[KindRef, KindCheck]]:
     """``(kind, check)`` for every check of every selected kind.
 
     ``kinds`` items are ``"family:kind"``, or bare kind names when ``family`` names one
-    family; without ``kinds``, every installed kind of ``family`` (default: every family).
+    family; without ``kinds``, every installed kind of ``family`` (default: every family)
+    provided by ``provider`` (default: any distribution).
     """
     if kinds is None:
-        refs = registered_kinds(family)
+        refs = registered_kinds(family, provider)
     else:
         single = family if isinstance(family, str) else None
         refs = [_as_ref(kind, single) for kind in kinds]
@@ -179,13 +190,16 @@ def kind_checks(
 
 
 def parametrize_with_checks(
-    family: str | Sequence[str] | None = None, kinds: Sequence[str] | None = None
+    family: str | Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+    provider: str | None = None,
 ) -> pytest.MarkDecorator:
     """``pytest.mark.parametrize("kind, check", ...)`` over `kind_checks`, with ids such as
-    ``gate:shared_tanh-check_gate_output``. The test body is ``check(kind)``."""
+    ``gate:shared_tanh-check_gate_output``. The test body is ``check(kind)``. A plugin's
+    suite passes its distribution's name, ``provider="emma-cnn"``, to check its own kinds."""
     import pytest
 
-    pairs = list(kind_checks(family, kinds))
+    pairs = list(kind_checks(family, kinds, provider))
     return pytest.mark.parametrize(
         ("kind", "check"),
         [pytest.param(ref, check, id=f"{ref}-{check.name}") for ref, check in pairs],

@@ -1,1 +1,40 @@
-"""Two-stage training: fit and freeze the estimators, then train EMMA and the network end to end."""
+"""Two-stage training: fit and freeze the estimators, then train EMMA and the network end to end.
+
+The top layer of the model code: it builds on assembly, attention and the networks; only
+the conformance kit, the commands and the CLI sit above it.
+"""
+
+from emma_plugins.training.annealing import ColdnessAnnealing, compensate_initial_attention
+from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.loop import FitConfig, FitResult, evaluate_loss, fit
+from emma_plugins.training.loss import ClassificationLoss, class_weights, positive_scores
+from emma_plugins.training.selection import BestState, roc_threshold
+from emma_plugins.training.stages import (
+    StageResult,
+    adopt_estimators,
+    fit_estimators,
+    train_base,
+    train_with,
+    train_without,
+)
+
+__all__ = [
+    "BestState",
+    "ClassificationLoss",
+    "ColdnessAnnealing",
+    "FitConfig",
+    "FitResult",
+    "StageResult",
+    "TensorSplit",
+    "adopt_estimators",
+    "class_weights",
+    "compensate_initial_attention",
+    "evaluate_loss",
+    "fit",
+    "fit_estimators",
+    "positive_scores",
+    "roc_threshold",
+    "train_base",
+    "train_with",
+    "train_without",
+]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from emma_plugins.spec.sections import ANNEAL_FACTOR, ANNEAL_START
+
 
 @dataclass
 class ColdnessAnnealing:
@@ -18,8 +20,8 @@ class ColdnessAnnealing:
     importance is uniform (alpha_i ~ 1/M) at the start of stage 2.
     """
 
-    start: float = 1e-6
-    factor: float = 3.0
+    start: float = ANNEAL_START
+    factor: float = ANNEAL_FACTOR
     maximum: float = 10.0
     cooling: bool = True
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
+from emma_plugins._minibatch import train_epoch
 from emma_plugins.networks.interfaces import begin_fit, training_objective
 from emma_plugins.training.annealing import ColdnessAnnealing
 from emma_plugins.training.batches import TensorSplit
@@ -109,6 +109,8 @@ def fit(
     network with its own ``training_loss`` (see `emma_plugins.networks.interfaces`) trains
     on that instead of ``loss_fn``; validation always uses ``loss_fn``.
     """
+    from tqdm.auto import tqdm
+
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -128,19 +130,17 @@ def fit(
         model.train()
         if attention is not None:
             attention.estimators.eval()
-        total = 0.0
-        for index in torch.randperm(len(train), generator=generator).split(config.batch_size):
-            batch = train.take(index)
-            loss = _objective(model, batch, loss_fn, config, epoch=epoch, index=index)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if attention is not None:
-                attention.constrain_()
-            total += float(loss.detach()) * len(index)
+
+        def batch_loss(index: Tensor, epoch: int = epoch) -> Tensor:
+            return _objective(model, train.take(index), loss_fn, config, epoch=epoch, index=index)
+
+        after_step = None if attention is None else attention.constrain_
+        train_loss = train_epoch(
+            optimizer, len(train), config.batch_size, generator, batch_loss, after_step=after_step
+        )
         val_loss = evaluate_loss(model, val, loss_fn)
         improved = best.update(model, val_loss, epoch)
-        row = {"epoch": float(epoch), "train_loss": total / len(train), "val_loss": val_loss}
+        row = {"epoch": float(epoch), "train_loss": train_loss, "val_loss": val_loss}
         if config.annealing is not None:
             row["rho"] = config.annealing.rho
             _set_coldness(model, config.annealing.step(improved))

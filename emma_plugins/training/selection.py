@@ -7,7 +7,6 @@ import math
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_curve
 from torch import nn
 
 
@@ -46,6 +45,8 @@ class BestState:
 
 def roc_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
     """Threshold at the ROC point nearest (0, 1), as in the thesis (validation data only)."""
+    from sklearn.metrics import roc_curve
+
     y_true = np.asarray(y_true)
     if len(np.unique(y_true)) < 2:
         return 0.5

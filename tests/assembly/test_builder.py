@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from _spec_samples import HTRU2_TOML, HTRU2_YAML, SumNet, calibrated, spec_dict, table
 from torch import nn
 
-from emma_plugins.attention import EnergyAttention
 from emma_plugins.assembly.builder import build
+from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.attention import EnergyAttention
 from emma_plugins.core.errors import SpecError
 from emma_plugins.estimators import TiedDAE
-from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.networks import MLP, EncoderFusion
 from emma_plugins.spec import load_spec, parse_spec
 

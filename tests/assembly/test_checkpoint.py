@@ -14,8 +14,8 @@ from _spec_samples import HTRU2_YAML, SumNet, calibrated, spec_dict, table
 from emma_plugins.assembly import checkpoint
 from emma_plugins.assembly.builder import build
 from emma_plugins.assembly.checkpoint import MANIFEST_FILE, SPEC_FILE, WEIGHTS_FILE, load, save
-from emma_plugins.core.errors import CheckpointError
 from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.core.errors import CheckpointError
 
 
 def trained_like(model: EmmaModel) -> EmmaModel:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from emma_plugins import get_registry
+from emma_plugins.core.errors import UnknownKindError
 from emma_plugins.corruptions import (
     Corruption,
     CorruptionContext,
@@ -15,7 +16,6 @@ from emma_plugins.corruptions import (
     OutOfDistribution,
     make_corruption,
 )
-from emma_plugins.core.errors import UnknownKindError
 
 
 def generator(seed: int = 0) -> torch.Generator:

@@ -7,8 +7,8 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from emma_plugins import get_registry, hookimpl
-from emma_plugins.corruptions import Corruption, CorruptionContext, CorruptionScheme
 from emma_plugins.core.plugins import plugin_host
+from emma_plugins.corruptions import Corruption, CorruptionContext, CorruptionScheme
 
 pytestmark = pytest.mark.usefixtures("clean_plugins")
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _untied_dae import UntiedDAE, fit_on_circle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor
 
 from emma_plugins.estimators import TiedDAE
-from _untied_dae import UntiedDAE, fit_on_circle
-
 
 
 def random_points(n: int, limit: float = 5.0, seed: int = 1) -> Tensor:

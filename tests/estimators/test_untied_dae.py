@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-
-from emma_plugins.estimators import TiedDAE
 from _untied_dae import UntiedDAE, fit_on_circle
+
 from emma_plugins.core.plugins import get_registry
+from emma_plugins.estimators import TiedDAE
 
 
 def test_decoder_weight_is_separate_and_differs_from_the_encoder() -> None:

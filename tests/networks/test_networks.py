@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from emma_plugins.networks import MLP, EncoderFusion, LateFusion, MLPParams
 from emma_plugins.core.plugins import get_registry
+from emma_plugins.networks import MLP, EncoderFusion, LateFusion, MLPParams
 
 SHAPES = [(4,), (2, 3)]
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from emma_plugins.sources import MultiModalData
 from emma_plugins.core.errors import DataError
+from emma_plugins.sources import MultiModalData
 
 
 def make(**changes: object) -> MultiModalData:

@@ -8,9 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from emma_plugins import get_registry, hookimpl
-from emma_plugins.sources import MultiModalData, load_dataset
 from emma_plugins.core.errors import DataError, UnknownKindError
 from emma_plugins.core.plugins import plugin_host
+from emma_plugins.sources import MultiModalData, load_dataset
 
 pytestmark = pytest.mark.usefixtures("clean_plugins")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from emma_plugins.core.errors import SpecError
-from emma_plugins.spec import EmmaSpec, load_spec, parse_spec, read_spec_file
+from emma_plugins.spec import load_spec, parse_spec, read_spec_file
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = ROOT / "tests" / "spec" / "files" / "valid"

@@ -40,9 +40,17 @@ from emma_plugins.testing import (
 from emma_plugins.testing.endogenous import mode_samples
 
 
-@parametrize_with_checks()
-def test_every_registered_kind_passes_every_check(kind: KindRef, check: Any) -> None:
+@parametrize_with_checks(provider="emma-plugins")
+def test_every_builtin_kind_passes_every_check(kind: KindRef, check: Any) -> None:
     check(kind)
+
+
+@pytest.mark.parametrize("provider", ["emma-cnn", "emma-lstm", "emma-gaussian"])
+def test_every_kind_of_the_estimator_distributions_passes_every_check(provider: str) -> None:
+    pairs = list(kind_checks(provider=provider))
+    assert pairs, f"{provider} registers no kind: is it installed?"
+    for kind, check in pairs:
+        check(kind)
 
 
 def test_every_family_has_a_kit_and_kinds() -> None:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import importlib
 
-from emma_lab.datasets import load_av_digits, load_circle, load_fsdd, load_htru2, load_mfeat, load_wave
+from emma_lab.datasets import (
+    load_av_digits,
+    load_circle,
+    load_fsdd,
+    load_htru2,
+    load_mfeat,
+    load_wave,
+)
 from emma_lab.datasets.params import FileDatasetParams, PointSetParams, SpokenDigitParams
 from emma_lab.spec import EvaluationSpec
 from emma_plugins.core.hookspecs import Register, hookimpl

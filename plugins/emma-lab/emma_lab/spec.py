@@ -6,30 +6,96 @@ It extends the library's model spec through the ``register_spec_sections`` hook,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from emma_plugins.core.errors import SpecIssue
-from emma_plugins.spec import ComponentSpec, EmmaSpec, Family
+from emma_plugins.core.errors import SpecError, SpecIssue
+from emma_plugins.spec import ComponentSpec, EmmaSpec, Family, TrainingSpec
 from emma_plugins.spec.components import CrossFieldError
 from emma_plugins.spec.models import unknown_mode_issue
+from emma_plugins.spec.overrides import (
+    AttentionOverrides,
+    ComponentPatch,
+    TrainingOverrides,
+    override,
+    partial_model,
+)
+
+#: The three models every experiment compares: the spec's network alone on clean data, its
+#: weights fine-tuned on the corrupted mix, and the network behind EMMA (variants and grid
+#: points are ``emma[name]``). Reports, tables and checkpoints use these names.
+EARLY_FUSION, NOISE_AUGMENTATION, EMMA = "early_fusion", "noise_augmentation", "emma"
+MODEL_NAMES = (EARLY_FUSION, NOISE_AUGMENTATION, EMMA)
+
+#: Seeds of the evaluation and of the grid's reruns when the spec names none (thesis: 10).
+DEFAULT_SEEDS: tuple[int, ...] = tuple(range(10))
+
+#: The training settings a variant may change: those of its own stage 2. The rest (base
+#: epochs, the loss weighting, the corrupted mix, threads) is shared by every model of a
+#: seed and set in the training section.
+VARIANT_TRAINING_FIELDS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "patience",
+    "lambda_c",
+    "lambda_e",
+    "anneal",
+)
+
+#: Changes a variant makes to the training section (`VARIANT_TRAINING_FIELDS`).
+VariantTrainingOverrides = partial_model(
+    TrainingSpec, include=VARIANT_TRAINING_FIELDS, name="VariantTrainingOverrides"
+)
+
+
+def emma_model_spec(spec: EmmaSpec) -> EmmaSpec:
+    """The ``emma`` model: the spec with its attention enabled."""
+    return override(spec, attention=AttentionOverrides(enabled=True))
+
+
+def bare_spec(spec: EmmaSpec) -> EmmaSpec:
+    """The bare network of the spec (``early_fusion``, and ``noise_augmentation``'s)."""
+    return override(spec, attention=AttentionOverrides(enabled=False))
+
+
+def grid_point_spec(spec: EmmaSpec, rho: float, lambda_e: float, lambda_c: float) -> EmmaSpec:
+    """The ``emma`` model at one configuration of the grid: ``attention.importance.rho`` and the
+    two regularizer weights set."""
+    return override(
+        spec,
+        attention=AttentionOverrides(enabled=True, importance=ComponentPatch(rho=rho)),
+        training=TrainingOverrides(lambda_e=lambda_e, lambda_c=lambda_c),
+    )
 
 
 class VariantSpec(BaseModel):
-    """A named change to model-with, compared with it on the same seeds (an ablation)."""
+    """A named change to the ``emma`` model, compared with it on the same seeds (an ablation)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, description="Name shown in the tables: with[name].")
-    attention: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Merged into the attention section, e.g. {gate: {kind: identity}}.",
+    name: str = Field(min_length=1, description="Name shown in the tables: emma[name].")
+    attention: AttentionOverrides = Field(
+        default_factory=AttentionOverrides,
+        description="Changes to the attention section, e.g. {gate: {kind: identity}}: a new "
+        "kind replaces a stage, parameters alone update it.",
     )
-    training: dict[str, Any] = Field(
-        default_factory=dict, description="Training settings that differ, e.g. {lambda_e: 0}."
+    training: VariantTrainingOverrides = Field(  # type: ignore[valid-type]
+        default_factory=VariantTrainingOverrides,
+        description="Training settings of this model that differ, e.g. {lambda_e: 0}; one of "
+        + ", ".join(VARIANT_TRAINING_FIELDS)
+        + ".",
     )
+
+    def spec_of(self, spec: EmmaSpec) -> EmmaSpec:
+        """The variant's ``emma`` model: ``spec`` with its attention enabled (unless the variant
+        says otherwise) and the variant's changes, validated once."""
+        attention = self.attention
+        if "enabled" not in attention.model_fields_set:
+            attention = attention.model_copy(update={"enabled": True})
+        return override(spec, attention=attention, training=self.training)
 
 
 class SweepSpec(BaseModel):
@@ -78,7 +144,7 @@ NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 
 class GridSpec(BaseModel):
-    """The hyperparameter grid of model-with (thesis section 6.3.2), selected honestly.
+    """The hyperparameter grid of the ``emma`` model (thesis 6.3.2), selected honestly.
 
     Every configuration is trained once on ``selection_seed`` and ranked on validation data
     only; the ``top`` ones are trained again on each of ``rerun_seeds`` and scored on test.
@@ -103,14 +169,28 @@ class GridSpec(BaseModel):
     )
     top: int = Field(5, ge=1, description="How many configurations are rerun over seeds.")
     rerun_seeds: list[int] = Field(
-        default_factory=lambda: list(range(10)),
+        default_factory=lambda: list(DEFAULT_SEEDS),
         min_length=2,
-        description="Seeds of the reruns of the top configurations (paired with without).",
+        description="Seeds of the reruns of the top configurations (paired with "
+        "noise_augmentation).",
     )
     selection_seed: int = Field(
         1000, description="The one seed the grid is selected on; not one of rerun_seeds."
     )
     workers: int = Field(2, ge=1, description="Worker processes training configurations.")
+
+    def issues(self, spec: EmmaSpec) -> Iterator[SpecIssue]:
+        """Every rho must fit the spec's importance stage (checked by deriving the point)."""
+        for index, rho in enumerate(self.rho):
+            try:
+                grid_point_spec(spec, rho, self.lambda_e[0], self.lambda_c[0])
+            except SpecError as exc:
+                reason = "; ".join(str(issue) for issue in exc.issues)
+                yield SpecIssue(
+                    f"grid.rho[{index}]",
+                    f"{rho:g} does not fit the spec's importance stage (the grid sets "
+                    f"attention.importance.rho): {reason}",
+                )
 
     @model_validator(mode="after")
     def _consistent(self) -> GridSpec:
@@ -136,15 +216,21 @@ class GridSpec(BaseModel):
 
 
 class BaselineSpec(BaseModel):
-    """Another bare network trained like base on clean data, scored next to the others."""
+    """Another bare network trained like early_fusion on clean data, scored next to the
+    others."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, description="Name shown in the tables.")
-    network: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Merged into the network section, e.g. {reads: [0]} for a one-mode network.",
+    network: ComponentPatch = Field(
+        default_factory=ComponentPatch,
+        description="Changes to the network section, e.g. {reads: [0]} for a one-mode "
+        "network; a new kind replaces it.",
     )
+
+    def spec_of(self, spec: EmmaSpec) -> EmmaSpec:
+        """The baseline: ``spec``'s network with the changes, attention disabled."""
+        return override(spec, attention=AttentionOverrides(enabled=False), network=self.network)
 
 
 class EvaluationSpec(BaseModel):
@@ -153,7 +239,7 @@ class EvaluationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seeds: list[int] = Field(
-        default_factory=lambda: list(range(10)),
+        default_factory=lambda: list(DEFAULT_SEEDS),
         min_length=1,
         description="Seeds to repeat training and evaluation with; results report the spread.",
     )
@@ -164,11 +250,11 @@ class EvaluationSpec(BaseModel):
         True, description="Also run the analyses (energies, attention and metric versus noise)."
     )
     variants: list[VariantSpec] = Field(
-        default_factory=list, description="Ablations of model-with, on the same seeds."
+        default_factory=list, description="Ablations of the emma model, on the same seeds."
     )
     baselines: list[BaselineSpec] = Field(
         default_factory=list,
-        description="Further bare networks trained like base, e.g. one-mode networks.",
+        description="Further bare networks trained like early_fusion, e.g. one-mode networks.",
     )
     missing_modes: bool = Field(
         False, description="Also score each model with one mode missing (<mode>_missing)."
@@ -180,13 +266,22 @@ class EvaluationSpec(BaseModel):
         "analysis.",
     )
     grid: GridSpec | None = Field(
-        None, description="Hyperparameter grid of model-with (`emma grid`); default: the thesis'."
+        None,
+        description="Hyperparameter grid of the emma model (`emma grid`); default: the thesis'.",
     )
 
     def check_spec(self, spec: EmmaSpec) -> Iterator[SpecIssue]:
-        """Sweeps must name modes of the spec (called by the spec's cross-field checks)."""
+        """Checks against the whole spec (called by its cross-field checks): sweeps name
+        modes of the spec, and every variant, baseline and grid point gives a valid spec,
+        derived exactly as the run derives it."""
         for index, sweep in enumerate(self.sweeps):
             yield from unknown_mode_issue(spec, f"sweeps[{index}].mode", sweep.mode)
+        for index, variant in enumerate(self.variants):
+            yield from _derived_issues(f"variants[{index}]", variant.spec_of, spec)
+        for index, baseline in enumerate(self.baselines):
+            yield from _derived_issues(f"baselines[{index}]", baseline.spec_of, spec)
+        if self.grid is not None:
+            yield from self.grid.issues(spec)
 
     @model_validator(mode="after")
     def _distinct_variants(self) -> EvaluationSpec:
@@ -195,15 +290,23 @@ class EvaluationSpec(BaseModel):
         if duplicates:
             raise ValueError(f"variant names must be unique; repeated: {', '.join(duplicates)}")
         baselines = [b.name for b in self.baselines]
-        taken = sorted(
-            {n for n in baselines if baselines.count(n) > 1 or n in ("base", "without", "with")}
-        )
+        taken = sorted({n for n in baselines if baselines.count(n) > 1 or n in MODEL_NAMES})
         if taken:
             raise ValueError(
-                f"baseline names must be unique and differ from base, without and with; "
+                f"baseline names must be unique and differ from {', '.join(MODEL_NAMES)}; "
                 f"rename: {', '.join(taken)}"
             )
         return self
+
+
+def _derived_issues(
+    location: str, derive: Callable[[EmmaSpec], EmmaSpec], spec: EmmaSpec
+) -> Iterator[SpecIssue]:
+    try:
+        derive(spec)
+    except SpecError as exc:
+        for issue in exc.issues:
+            yield SpecIssue(f"{location}.{issue.location}", issue.message)
 
 
 def evaluation_of(spec: EmmaSpec) -> EvaluationSpec:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from emma_lab.robustness.suite import PACKAGED_BENCH_DIR, BenchSpec, load_bench
 
 BENCH_DIR = PACKAGED_BENCH_DIR

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from emma_lab.experiments.comparison import Experiment
+
 from emma_plugins.sources import MultiModalData, load_breast_cancer
-from emma_lab.experiments.comparison import TableConfig
+from emma_plugins.spec import EmmaSpec, parse_spec
 
 
 def breast_cancer_spec(**attention: Any) -> dict[str, Any]:
@@ -26,9 +28,16 @@ def small_data(n: int = 240) -> MultiModalData:
     return data.subset(list(range(n)))
 
 
-def tiny_config(**overrides: Any) -> TableConfig:
-    base: dict[str, Any] = dict(
-        seeds=[0], base_epochs=2, epochs=2, noise_draws=1, batch_size=32, progress=False
-    )
-    base.update(overrides)
-    return TableConfig(**base)
+def tiny_spec(
+    *, training: dict[str, Any] | None = None, evaluation: dict[str, Any] | None = None
+) -> EmmaSpec:
+    """`breast_cancer_spec` with two epochs per stage, one seed and one noise draw."""
+    data = breast_cancer_spec()
+    data["training"] = {"base_epochs": 2, "epochs": 2, "batch_size": 32, **(training or {})}
+    data["evaluation"] = {"seeds": [0], "noise_draws": 1, **(evaluation or {})}
+    return parse_spec(data)
+
+
+def tiny_experiment(spec: EmmaSpec | None = None, **options: Any) -> Experiment:
+    """The experiment of ``spec`` (default `tiny_spec`), without progress bars."""
+    return Experiment.from_spec(spec or tiny_spec(), progress=False, **options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from emma_lab.plugin import COMMANDS
+
 from emma_plugins import get_registry, load_failures
 from emma_plugins.cli import build_parser
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from emma_lab.experiments.sweeps import CorruptionSweep
 from emma_lab.analyses.attention_noise import AttentionNoiseAnalysis, AttentionNoiseResult
 from emma_lab.analyses.common import DEFAULT_SIGMAS, Analysis, fan_out, normalised_area
 from emma_lab.analyses.corruption_sweep import CorruptionSweepAnalysis, CorruptionSweepResult
@@ -28,6 +27,7 @@ from emma_lab.analyses.potential_noise import (
 )
 from emma_lab.analyses.robustness import RobustnessAnalysis, RobustnessResult
 from emma_lab.analyses.total_energy import TotalEnergyAnalysis, TotalEnergyResult
+from emma_lab.experiments.sweeps import CorruptionSweep
 
 __all__ = [
     "DEFAULT_SIGMAS",

@@ -1,7 +1,7 @@
 """Importance and attention versus noise (thesis figures 6.3-6.6): does EMMA shift its
 attention away from a failing mode, and where?
 
-For model-with, the mean importance alpha and attention beta of every mode are recorded as
+For the emma model, the mean importance alpha and attention beta of every mode are recorded as
 noise on one mode sweeps up, and over a grid of noise levels on the first two modes
 (figure 6.4). The *shift point* is the lowest level at which the noisy mode's mean beta
 falls below the best other mode's.
@@ -18,12 +18,6 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from emma_plugins.attention import AttentionReport
-from emma_lab.report.analysis_figures import plot_bands, plot_surfaces
-from emma_lab.report.tables import to_markdown
-from emma_plugins.training.batches import TensorSplit
-from emma_lab.experiments.protocol import SeedData, noise_grid
-from emma_lab.experiments.comparison import SeedOutcome
 from emma_lab.analyses.common import (
     DEFAULT_SIGMAS,
     attention_model,
@@ -36,6 +30,13 @@ from emma_lab.analyses.common import (
     subsample,
     write_csv,
 )
+from emma_lab.experiments.comparison import SeedOutcome
+from emma_lab.experiments.protocol import SeedData, noise_grid
+from emma_lab.report.analysis_figures import plot_bands, plot_surfaces
+from emma_lab.report.tables import to_markdown
+from emma_lab.spec import EMMA
+from emma_plugins.attention import AttentionReport
+from emma_plugins.training.batches import TensorSplit
 
 QUANTITIES = {"importance": "importance α", "attention": "attention β"}
 
@@ -108,7 +109,7 @@ class AttentionNoiseAnalysis:
         sigmas: Sequence[float] = DEFAULT_SIGMAS,
         surface_sigmas: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0),
         table_sigmas: Sequence[float] = (0.5, 2.0),
-        model: str = "with",
+        model: str = EMMA,
         max_rows: int | None = 1000,
     ) -> None:
         self.mode_names = list(mode_names)

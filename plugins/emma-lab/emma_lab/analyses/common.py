@@ -17,12 +17,12 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from emma_plugins.attention import AttentionReport, EnergyAttention
+from emma_lab.experiments.comparison import SeedCallback, SeedOutcome
+from emma_lab.experiments.protocol import SeedData
 from emma_lab.report.atomic import write_atomic
+from emma_plugins.attention import AttentionReport, EnergyAttention
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.loss import positive_scores
-from emma_lab.experiments.protocol import SeedData
-from emma_lab.experiments.comparison import SeedCallback, SeedOutcome
 
 #: Noise levels of the sweeps: from clean to six times the training noise of 0.5.
 DEFAULT_SIGMAS: tuple[float, ...] = tuple(np.round(np.linspace(0.0, 3.0, 13), 4).tolist())

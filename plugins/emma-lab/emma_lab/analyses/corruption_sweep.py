@@ -7,9 +7,9 @@ each sweep and seed it stacks the clean test split and one corrupted copy per le
 (`sweeps.sweep_grid`) and, from one forward pass per model:
 
 * every model's task metric per level, the curve's normalised area, and paired verdicts
-  of the areas (with against without and base, variants against with);
+  of the areas (emma against noise_augmentation and early_fusion, variants against emma);
 * the mean importance alpha and attention beta of every mode, for every EMMA model;
-* the AUROC of the swept mode's potential and of its gradient norm (from model-with's
+* the AUROC of the swept mode's potential and of its gradient norm (from the emma model's
   fitted estimator) for telling each corrupted level from the clean split.
 """
 
@@ -24,15 +24,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emma_plugins.estimators import EnergyEstimator
-from emma_lab.metrics.metrics import detection_auroc, metric_name
-from emma_lab.metrics.stats import PairedComparison
-from emma_lab.report.analysis_figures import plot_bands
-from emma_lab.report.tables import to_markdown
-from emma_plugins.training.batches import TensorSplit
-from emma_lab.experiments.protocol import SeedData
-from emma_lab.experiments.sweeps import CorruptionSweep, sweep_grid
-from emma_lab.experiments.comparison import SeedOutcome
 from emma_lab.analyses.attention_noise import QUANTITIES, mean_scores, plot_quantity_bands
 from emma_lab.analyses.common import (
     attention_model,
@@ -46,6 +37,16 @@ from emma_lab.analyses.common import (
 )
 from emma_lab.analyses.potential_noise import SCORES
 from emma_lab.analyses.robustness import area_comparisons, curve_areas
+from emma_lab.experiments.comparison import SeedOutcome
+from emma_lab.experiments.protocol import SeedData
+from emma_lab.experiments.sweeps import CorruptionSweep, sweep_grid
+from emma_lab.metrics.metrics import detection_auroc, metric_name
+from emma_lab.metrics.stats import PairedComparison
+from emma_lab.report.analysis_figures import plot_bands
+from emma_lab.report.tables import to_markdown
+from emma_lab.spec import EARLY_FUSION, EMMA, NOISE_AUGMENTATION
+from emma_plugins.estimators import EnergyEstimator
+from emma_plugins.training.batches import TensorSplit
 
 CLEAN = "clean"
 
@@ -83,9 +84,9 @@ class CorruptionSweepAnalysis:
         sweeps: Sequence[CorruptionSweep],
         *,
         models: Sequence[str] | None = None,
-        reference: str = "with",
-        baselines: Sequence[str] = ("without", "base"),
-        estimators_from: str = "with",
+        reference: str = EMMA,
+        baselines: Sequence[str] = (NOISE_AUGMENTATION, EARLY_FUSION),
+        estimators_from: str = EMMA,
         max_rows: int | None = None,
     ) -> None:
         self.mode_names = list(mode_names)

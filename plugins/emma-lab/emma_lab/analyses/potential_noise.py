@@ -17,14 +17,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emma_plugins.estimators import EnergyEstimator
-from emma_lab.metrics.metrics import detection_auroc
-from emma_plugins.core.plugins import get_registry
-from emma_lab.report.analysis_figures import plot_bands, plot_histograms
-from emma_lab.report.tables import to_markdown
-from emma_plugins.spec import EmmaSpec
-from emma_lab.experiments.protocol import SeedData, noise_grid
-from emma_lab.experiments.comparison import SeedOutcome
 from emma_lab.analyses.common import (
     DEFAULT_SIGMAS,
     attention_model,
@@ -35,6 +27,15 @@ from emma_lab.analyses.common import (
     subsample,
     write_csv,
 )
+from emma_lab.experiments.comparison import SeedOutcome
+from emma_lab.experiments.protocol import SeedData, noise_grid
+from emma_lab.metrics.metrics import detection_auroc
+from emma_lab.report.analysis_figures import plot_bands, plot_histograms
+from emma_lab.report.tables import to_markdown
+from emma_lab.spec import EMMA
+from emma_plugins.core.plugins import get_registry
+from emma_plugins.estimators import EnergyEstimator
+from emma_plugins.spec import EmmaSpec
 
 EstimatorFactory = Callable[[str, int], EnergyEstimator]
 """``factory(mode_name, seed) -> unfitted estimator`` for the out-of-distribution check."""
@@ -99,7 +100,7 @@ class PotentialNoiseAnalysis:
         *,
         sigmas: Sequence[float] = DEFAULT_SIGMAS,
         detect_sigmas: Sequence[float] = (0.5, 1.0, 2.0),
-        model: str = "with",
+        model: str = EMMA,
         estimator_factory: EstimatorFactory | None = None,
         ood: bool = True,
         in_class: int = 1,

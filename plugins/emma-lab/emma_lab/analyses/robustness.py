@@ -1,10 +1,11 @@
 """Robustness generalisation (thesis figures 6.8-6.10): does EMMA's robustness hold for
 noise levels it was never trained on?
 
-Every trained model of a seed (base, without, with, variants) is scored at its validation
-threshold on the test split with noise on ONE mode, from 0 to far beyond the training
-level. Each curve is summarised by its normalised area (its mean height over the grid), and
-the areas are compared across seeds: with against without and base, variants against with.
+Every trained model of a seed (early_fusion, noise_augmentation, emma, variants) is scored
+at its validation threshold on the test split with noise on ONE mode, from 0 to far beyond
+the training level. Each curve is summarised by its normalised area (its mean height over
+the grid), and the areas are compared across seeds: emma against noise_augmentation and
+early_fusion, variants against emma.
 """
 
 from __future__ import annotations
@@ -17,12 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emma_lab.metrics.metrics import metric_name
-from emma_lab.metrics.stats import PairedComparison, compare
-from emma_lab.report.analysis_figures import plot_bands
-from emma_lab.report.tables import to_markdown
-from emma_lab.experiments.protocol import SeedData, noise_grid
-from emma_lab.experiments.comparison import SeedOutcome
 from emma_lab.analyses.common import (
     DEFAULT_SIGMAS,
     block_metric,
@@ -35,6 +30,13 @@ from emma_lab.analyses.common import (
     subsample,
     write_csv,
 )
+from emma_lab.experiments.comparison import SeedOutcome
+from emma_lab.experiments.protocol import SeedData, noise_grid
+from emma_lab.metrics.metrics import metric_name
+from emma_lab.metrics.stats import PairedComparison, compare
+from emma_lab.report.analysis_figures import plot_bands
+from emma_lab.report.tables import to_markdown
+from emma_lab.spec import EARLY_FUSION, EMMA, NOISE_AUGMENTATION
 
 
 @dataclass
@@ -64,8 +66,8 @@ class RobustnessAnalysis:
         *,
         sigmas: Sequence[float] = DEFAULT_SIGMAS,
         models: Sequence[str] | None = None,
-        reference: str = "with",
-        baselines: Sequence[str] = ("without", "base"),
+        reference: str = EMMA,
+        baselines: Sequence[str] = (NOISE_AUGMENTATION, EARLY_FUSION),
         max_rows: int | None = None,
     ) -> None:
         self.mode_names = list(mode_names)

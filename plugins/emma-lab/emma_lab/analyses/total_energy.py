@@ -2,7 +2,7 @@
 how wrong the model gets?
 
 Every mode of the test split gets Gaussian noise of the same level; per level, the mean
-total energy of model-with and its task metric are recorded, and the per-sample AUROC of
+total energy of the emma model and its task metric are recorded, and the per-sample AUROC of
 the total energy for flagging the model's own errors (at its validation threshold).
 """
 
@@ -16,11 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emma_lab.metrics.metrics import detection_auroc, metric_name
-from emma_lab.report.analysis_figures import plot_twin_bands
-from emma_lab.report.tables import to_markdown
-from emma_lab.experiments.protocol import SeedData, noise_grid
-from emma_lab.experiments.comparison import SeedOutcome
 from emma_lab.analyses.common import (
     DEFAULT_SIGMAS,
     attention_model,
@@ -35,6 +30,12 @@ from emma_lab.analyses.common import (
     subsample,
     write_csv,
 )
+from emma_lab.experiments.comparison import SeedOutcome
+from emma_lab.experiments.protocol import SeedData, noise_grid
+from emma_lab.metrics.metrics import detection_auroc, metric_name
+from emma_lab.report.analysis_figures import plot_twin_bands
+from emma_lab.report.tables import to_markdown
+from emma_lab.spec import EMMA
 
 
 @dataclass
@@ -64,7 +65,7 @@ class TotalEnergyAnalysis:
         mode_names: Sequence[str],
         *,
         sigmas: Sequence[float] = DEFAULT_SIGMAS,
-        model: str = "with",
+        model: str = EMMA,
         max_rows: int | None = None,
     ) -> None:
         self.mode_names = list(mode_names)

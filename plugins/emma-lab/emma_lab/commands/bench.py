@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from emma_lab.robustness import available_benches, run_named
-from emma_lab.robustness.report import read_results, write_report
-from emma_lab.robustness.suite import BENCH_DIR_ENV, DEFAULT_DATASETS
+from emma_lab.robustness.suite import BENCH_DIR_ENV, DEFAULT_DATASETS, available_benches
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -69,6 +67,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def rewrite_report(args: argparse.Namespace) -> int:
+    from emma_lab.robustness.report import read_results, write_report
+
     source = args.dir / "results.json"
     if not source.is_file():
         print(
@@ -83,6 +83,8 @@ def rewrite_report(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from emma_lab.robustness.runner import run_named  # the training code, on use only
+
     if args.list:
         for name, path in available_benches(args.bench_dir).items():
             print(f"{name:<16} {path}")

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emma_lab.experiments.manifolds import ExperimentIResult, ExperimentISettings, run_manifold_experiment
+from emma_lab.experiments.manifolds import (
+    ExperimentIResult,
+    ExperimentISettings,
+    run_manifold_experiment,
+)
 
 DEFAULTS = ExperimentISettings()
 

@@ -1,12 +1,10 @@
-"""``emma grid SPEC --out DIR``: the model-with hyperparameter grid, selected on validation."""
+"""``emma grid SPEC --out DIR``: the emma model's hyperparameter grid, selected on validation."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from emma_lab.grid.runner import run_grid_spec
-from emma_plugins.spec import load_spec
 from emma_lab.commands.arguments import add_spec_run_arguments
 
 
@@ -16,7 +14,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="train the rho x lambda_e x lambda_c grid, select on validation, rerun the top",
         description="Train every configuration of evaluation.grid (default: the thesis' 125) "
         "once, rank them on validation data only, train the top ones again over the rerun "
-        "seeds and compare them with model-without on test. Resumes from DIR/grid.jsonl.",
+        "seeds and compare them with noise_augmentation on test. Resumes from DIR/grid.jsonl.",
     )
     add_spec_run_arguments(parser, "emma-runs/<spec>-grid")
     parser.add_argument(
@@ -26,6 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from emma_lab.grid.runner import run_grid_spec  # the experiment code, on use only
+    from emma_plugins.spec import load_spec
+
     spec = load_spec(args.spec)
     out = args.out or Path("emma-runs") / f"{args.spec.stem}-grid"
     result, paths = run_grid_spec(
@@ -35,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     for row in result.selection.head(len(result.top)).itertuples():
         print(f"  {row.rank:>3}  {row.key:<40} val loss {row.val_loss:.4f}")
     wins = sum(c.verdict == "win" for c in result.reruns.comparisons)
-    print(f"{wins} of {len(result.reruns.comparisons)} comparisons with model-without are wins")
+    print(
+        f"{wins} of {len(result.reruns.comparisons)} comparisons with noise_augmentation are wins"
+    )
     print(f"report:  {paths['report']}")
     print(f"results: {paths['csv']}, {paths['top_csv']}, {paths['log']}")
     return 0

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emma_lab.experiments.runner import run_spec
-from emma_plugins.spec import load_spec
-from emma_lab.spec import evaluation_of
 from emma_lab.commands.arguments import add_spec_run_arguments
 
 
@@ -15,9 +12,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run the experiment a spec describes and write its report",
-        description="Train base, without and with EMMA (plus the spec's variants) over the "
-        "spec's seeds, evaluate them on clean and one-mode-noisy test data, and write "
-        "results.csv, results.json, figures and report.md to the output directory.",
+        description="Train early_fusion, noise_augmentation and emma (plus the spec's "
+        "variants) over the spec's seeds, evaluate them on clean and one-mode-noisy test "
+        "data, and write results.csv, results.json, figures and report.md to the output directory.",
     )
     add_spec_run_arguments(parser, "emma-runs/<spec name>")
     parser.add_argument(
@@ -27,6 +24,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from emma_lab.experiments.runner import run_spec  # the experiment code, on use only
+    from emma_lab.spec import evaluation_of
+    from emma_plugins.spec import load_spec
+
     spec = load_spec(args.spec)
     out = args.out or Path("emma-runs") / args.spec.stem
     seeds = None

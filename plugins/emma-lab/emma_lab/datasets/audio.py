@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import signal
 
 from emma_plugins.core.errors import DataError
 
@@ -146,6 +145,8 @@ def log_mel_spectrogram(
     filters = mel_filterbank(
         config.n_mels, config.n_fft, config.sample_rate, config.fmin, config.fmax
     ).astype(np.float32)
+    from scipy import signal  # on first use: scipy.signal takes a second to import
+
     out = np.empty((len(waves), *config.shape), dtype=np.float32)
     for start in range(0, len(waves), CHUNK):
         chunk = np.pad(waves[start : start + CHUNK], ((0, 0), (pad_left, pad_right)))

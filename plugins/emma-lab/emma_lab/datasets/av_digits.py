@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from emma_lab.datasets.fsdd import load_fsdd
 from emma_plugins.core.errors import DataError
 from emma_plugins.sources.container import SPLIT_NAMES, MultiModalData
-from emma_lab.datasets.fsdd import load_fsdd
 
 NAME = "av_digits"
 IMAGE_SHAPE = (1, 8, 8)

@@ -28,12 +28,13 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.io import wavfile
 
-from emma_plugins.core.errors import DataError
 from emma_lab.datasets.audio import LogMelConfig, fit_length, log_mel_spectrogram
-from emma_plugins.sources.container import MultiModalData
 from emma_lab.datasets.download import download_file, extract_zip, file_sha256, url_from_env
+from emma_plugins.core.errors import DataError
+from emma_plugins.sources.container import MultiModalData
 from emma_plugins.sources.paths import manual_instructions, resolve_data_dir
 from emma_plugins.sources.splits import carve_validation
+from emma_plugins.sources.tables import read_text
 
 NAME = "fsdd"
 MODE = "audio"
@@ -48,6 +49,7 @@ PAGE = "https://github.com/Jakobovski/free-spoken-digit-dataset"
 #: SHA-256 of ``sha256sum *.wav`` run in ``recordings/`` (C locale): the 3,000 recordings.
 FINGERPRINT = "1801eae019c063377d98f831d3f93574f259475df7332bb0e3d1b080fb5e6959"
 CHECKSUMS = "SHA256SUMS"
+CHECKSUM_LINE = re.compile(r"(?P<digest>[0-9A-Fa-f]{64})\s+\*?(?P<name>\S.*)")
 FILE_PATTERN = re.compile(r"(?P<digit>[0-9])_(?P<speaker>[A-Za-z0-9]+)_(?P<index>[0-9]+)\.wav")
 
 
@@ -181,7 +183,7 @@ def read_wav(path: Path) -> NDArray[np.float32]:
 
 def verify_checksums(folder: Path) -> None:
     """Every file in ``folder/SHA256SUMS`` matches it, and no other recording is present."""
-    listed = parse_checksums((folder / CHECKSUMS).read_text())
+    listed = parse_checksums(read_text(folder / CHECKSUMS), folder / CHECKSUMS)
     present = {f"recordings/{p.name}" for p in (folder / "recordings").glob("*.wav")}
     missing = sorted(set(listed) - present)
     unlisted = sorted(present - set(listed))
@@ -200,13 +202,23 @@ def verify_checksums(folder: Path) -> None:
         )
 
 
-def parse_checksums(text: str) -> dict[str, str]:
-    """``sha256sum`` output (``<hex>  <path>`` per line) as path -> hex digest."""
+def parse_checksums(text: str, source: str | os.PathLike[str] = CHECKSUMS) -> dict[str, str]:
+    """``sha256sum`` output (``<hex>  <path>`` per line) as path -> hex digest.
+
+    A line that is not a 64-digit hex digest and a path is a `DataError` naming ``source``
+    and the line; a leading byte order mark is ignored.
+    """
     listed = {}
-    for line in text.splitlines():
-        if line.strip():
-            digest, _, name = line.strip().partition(" ")
-            listed[name.lstrip(" *")] = digest.lower()
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), 1):
+        if not line.strip():
+            continue
+        match = CHECKSUM_LINE.fullmatch(line.strip())
+        if match is None:
+            raise DataError(
+                f"{source}, line {number}: expected '<64 hex digits>  <path>' (sha256sum "
+                f"output), found {line.strip()[:80]!r}."
+            )
+        listed[match["name"]] = match["digest"].lower()
     return listed
 
 

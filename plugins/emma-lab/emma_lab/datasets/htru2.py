@@ -1,23 +1,23 @@
 """HTRU2 pulsar candidates (UCI 372): the two-mode data set of the thesis, chapter 6.
 
 Reads ``<data dir>/htru2/HTRU_2.csv`` (8 features + class, no header; LF or CR line endings).
+The file must have exactly 9 columns: see `read_htru2` for what is refused.
 When the file is absent it is downloaded from the UCI repository, and the extracted CSV's
 SHA-256 must match one of the two published variants (CR endings as UCI ships it, or LF).
 """
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from emma_lab.datasets.download import fetch_archive, url_from_env
 from emma_plugins.core.errors import DataError
 from emma_plugins.sources.container import MultiModalData
-from emma_lab.datasets.download import fetch_archive, url_from_env
 from emma_plugins.sources.paths import manual_instructions, resolve_data_dir
+from emma_plugins.sources.tables import read_numeric_table
 
 NAME = "htru2"
 FILE = "HTRU_2.csv"
@@ -33,6 +33,7 @@ SHA256 = (
 IP_COLUMNS = ["ip_mean", "ip_std", "ip_kurtosis", "ip_skewness"]
 DM_SNR_COLUMNS = ["dm_snr_mean", "dm_snr_std", "dm_snr_kurtosis", "dm_snr_skewness"]
 MODES = {"ip": IP_COLUMNS, "dm_snr": DM_SNR_COLUMNS}
+CLASS_COLUMN = "class"
 
 
 def load_htru2(
@@ -64,33 +65,30 @@ def load_htru2(
 
 
 def read_htru2(path: Path) -> MultiModalData:
-    """Parse an HTRU2 CSV (header row optional, any line ending)."""
-    text = path.read_bytes().decode("ascii", errors="replace").replace("\r\n", "\n")
-    text = text.replace("\r", "\n")
-    first = text.split("\n", 1)[0]
-    header = 0 if first and not _is_number(first.split(",")[0]) else None
-    names = [*IP_COLUMNS, *DM_SNR_COLUMNS, "class"]
-    try:
-        table = pd.read_csv(io.StringIO(text), header=header, names=names, dtype=np.float64)
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path} is not an HTRU2 CSV with 9 numeric columns: {exc}") from exc
-    values = table.to_numpy()
-    if not np.all(np.isfinite(values)) or not set(np.unique(values[:, -1])) <= {0.0, 1.0}:
-        raise DataError(f"{path}: every field must be finite and the class must be 0 or 1.")
+    """Parse an HTRU2 CSV: 9 numeric columns, any line ending, UTF-8 or ASCII.
+
+    A header row is skipped only when every field is a name (no number, some letter), and
+    it must have 9 fields too; a UTF-8 byte order mark is ignored. A row with another
+    number of fields, a cell that is not a finite number or a class other than 0 or 1 is a
+    `DataError` that names the file, the line and the column (see
+    `emma_plugins.sources.tables`).
+    """
+    names = [*IP_COLUMNS, *DM_SNR_COLUMNS, CLASS_COLUMN]
+    table = read_numeric_table(path, names, header="optional")
+    labels = table[CLASS_COLUMN].to_numpy()
+    bad = np.flatnonzero((labels != 0.0) & (labels != 1.0))
+    if len(bad):
+        row = int(bad[0])
+        raise DataError(
+            f"{path}, line {table.index[row]}, column 9 ({CLASS_COLUMN}): {labels[row]:g}; the "
+            "class must be 0 or 1. Are the columns shifted (an extra or missing column)?"
+        )
     return MultiModalData(
         name=NAME,
-        features=table[names[:-1]],
-        target=values[:, -1].astype(np.int64),
+        features=table[names[:-1]].reset_index(drop=True),
+        target=labels.astype(np.int64),
         modes={k: list(v) for k, v in MODES.items()},
         task="binary",
         n_classes=2,
         description="HTRU2 pulsar candidates (Lyon et al. 2016), UCI, CC BY 4.0.",
     )
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

@@ -2,9 +2,13 @@
 
 Two layouts of ``<data dir>/mfeat/`` are read:
 
-- the CSV copy (``mfeat-fou.csv`` ...): a header row, the class label in the last column;
+- the CSV copy (``mfeat-fou.csv`` ...): a header row of column indices (``0,1,...``), the
+  class label in the last column;
 - the original UCI files (``mfeat-fou`` ...): whitespace-separated numbers, no labels,
   200 rows per class in class order (rows 1-200 are digit 0, and so on).
+
+Every file must have exactly its view's number of columns (plus the label in the CSV copy)
+and only finite numbers; anything else is a `DataError` naming the file, line and column.
 
 Downloads fetch the original files. They are verified by a digest of their parsed values
 (`values_sha256`), which is the same for both layouts, so one set of digests checks both.
@@ -20,10 +24,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from emma_lab.datasets.download import fetch_archive, url_from_env
 from emma_plugins.core.errors import DataError
 from emma_plugins.sources.container import MultiModalData
-from emma_lab.datasets.download import fetch_archive, url_from_env
 from emma_plugins.sources.paths import manual_instructions, resolve_data_dir
+from emma_plugins.sources.tables import Header, read_numeric_table
 
 NAME = "mfeat"
 URL = "https://archive.ics.uci.edu/static/public/72/multiple+features.zip"
@@ -31,6 +36,8 @@ URL_ENV = "EMMA_MFEAT_URL"
 PAGE = "https://archive.ics.uci.edu/dataset/72/multiple+features"
 N_CLASSES = 10
 PER_CLASS = 200
+#: The name given to the CSV copy's last column (the class label).
+LABEL_COLUMN = "class"
 #: view -> number of features, in the order the modes are exposed.
 VIEWS = {"fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6}
 #: view -> `values_sha256` of its 2000 x width feature matrix.
@@ -105,13 +112,13 @@ def read_mfeat(folder: Path) -> MultiModalData:
     )
 
 
-def read_original(path: Path) -> NDArray[np.float64]:
-    """One original UCI view file: whitespace-separated numbers, one row per digit."""
-    try:
-        table = pd.read_csv(path, sep=r"\s+", header=None, dtype=np.float64)
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path} is not a whitespace-separated numeric table: {exc}") from exc
-    return _finite(table.to_numpy(), path)
+def read_original(path: Path, view: str | None = None) -> NDArray[np.float64]:
+    """One original UCI view file: whitespace-separated numbers, one row per digit.
+
+    ``view`` (default: from the file name, ``mfeat-<view>``) fixes the number of columns
+    every row must have.
+    """
+    return _read_table(path, view, header="none").to_numpy()
 
 
 def values_sha256(matrix: NDArray[np.float64]) -> str:
@@ -129,21 +136,35 @@ def _file_values_sha256(path: Path) -> str:
 
 
 def _read_csv(path: Path) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    try:
-        table = pd.read_csv(path, header=0, dtype=np.float64)
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path} is not a numeric CSV with a header row: {exc}") from exc
-    values = _finite(table.to_numpy(), path)
-    labels = values[:, -1]
-    if not np.all((labels == np.round(labels)) & (labels >= 0) & (labels < N_CLASSES)):
-        raise DataError(f"{path}: the last column must be a class label 0-{N_CLASSES - 1}.")
-    return values[:, :-1], labels.astype(np.int64)
+    table = _read_table(path, path.name.removesuffix(".csv"), header="required")
+    labels = table.pop(LABEL_COLUMN).to_numpy()
+    bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0) | (labels >= N_CLASSES))
+    if len(bad):
+        row = int(bad[0])
+        raise DataError(
+            f"{path}, line {table.index[row]}, column {table.shape[1] + 1} ({LABEL_COLUMN}): "
+            f"{labels[row]:g}; the last column must be a class label 0-{N_CLASSES - 1}."
+        )
+    return table.to_numpy(), labels.astype(np.int64)
 
 
-def _finite(values: NDArray[np.float64], path: Path) -> NDArray[np.float64]:
-    if values.ndim != 2 or not np.all(np.isfinite(values)):
-        raise DataError(f"{path}: every field must be a finite number.")
-    return values
+def _read_table(path: Path, view: str | None, *, header: Header) -> pd.DataFrame:
+    """A view's file with exactly its columns (and, for the CSV copy, the label column).
+
+    The CSV copy's header must name the feature columns by their indices (``0,1,...``);
+    the label column's name is not checked.
+    """
+    view = view or path.name
+    view = view.removeprefix("mfeat-")
+    if view not in VIEWS:
+        raise DataError(f"{path}: unknown mfeat view {view!r}; expected one of {list(VIEWS)}.")
+    columns = [f"{view}_{j}" for j in range(VIEWS[view])]
+    if header == "none":
+        return read_numeric_table(path, columns, sep=None)
+    indices: list[str | None] = [str(j) for j in range(VIEWS[view])]
+    return read_numeric_table(
+        path, [*columns, LABEL_COLUMN], header=header, expected_header=[*indices, None]
+    )
 
 
 def _has_csv_layout(folder: Path) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
-
 class FileDatasetParams(BaseModel):
     """Parameters of a data set read from ``<data_dir>/<name>/`` (downloaded when absent)."""
 

@@ -1,16 +1,22 @@
-"""Experiment 1 (table 6.2): base, without and with EMMA on clean and one-mode-noisy data.
+"""Experiment 1 (table 6.2): early fusion, noise augmentation and EMMA on clean and
+one-mode-noisy data (the thesis' base, model-without and model-with).
 
 Several seeds, every model of a seed on the same splits and corruptions, thresholds and
 early stopping on validation data only. Two evaluations: the thesis' own (the corrupted
 50/25/25 test split, each part scored separately) and a lower-variance one (the whole
 test split once per condition, averaged over several noise draws).
+
+Every setting is read from the validated spec: training settings from its ``training``
+section (`emma_plugins.training.settings`), seeds and evaluation settings from its
+``evaluation`` section. Each model has its own spec, derived once from the experiment's
+spec by typed overrides (`Experiment.from_spec`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,105 +24,122 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from emma_plugins.corruptions import Corruption, CorruptionScheme, GaussianNoise, MissingMode, make_corruption
-from emma_plugins.sources import MultiModalData
+from emma_lab.experiments.protocol import (
+    SeedData,
+    choose_threshold,
+    corrupted_copy,
+    prepare_seed,
+    score,
+)
 from emma_lab.metrics.stats import PairedComparison, compare
+from emma_lab.spec import (
+    EARLY_FUSION,
+    EMMA,
+    NOISE_AUGMENTATION,
+    bare_spec,
+    emma_model_spec,
+    evaluation_of,
+)
+from emma_plugins.assembly.builder import build
 from emma_plugins.assembly.model import EmmaModel
-from emma_plugins.training.annealing import ColdnessAnnealing
-from emma_plugins.training.loop import FitConfig
+from emma_plugins.corruptions import CorruptionScheme, MissingMode
+from emma_plugins.sources import MultiModalData
+from emma_plugins.spec import EmmaSpec
 from emma_plugins.training.loss import ClassificationLoss
+from emma_plugins.training.settings import coldness_annealing, fit_config, mode_corruption
 from emma_plugins.training.stages import train_base, train_with, train_without
-from emma_lab.experiments.protocol import SeedData, choose_threshold, corrupted_copy, prepare_seed, score
-
-
-class ModelFactory(Protocol):
-    """``factory(attention_patch, seed, network=None) -> EmmaModel``.
-
-    An attention patch of ``None`` means no attention; ``network`` patches the network.
-    """
-
-    def __call__(
-        self, patch: Mapping[str, Any] | None, seed: int, network: Mapping[str, Any] | None = None
-    ) -> EmmaModel: ...
-
-
-@dataclass
-class TableConfig:
-    """Settings of experiment 1; the defaults are the thesis' (sections 6.3 and B)."""
-
-    seeds: list[int] = field(default_factory=lambda: list(range(10)))
-    sigma: float = 0.5
-    clean_fraction: float = 0.5
-    noise_draws: int = 3
-    base_epochs: int = 30
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 1e-3
-    patience: int | None = None
-    lambda_c: float = 1e-3
-    lambda_e: float = 1e-2
-    anneal: bool = False
-    anneal_start: float = 1e-6
-    anneal_factor: float = 3.0
-    balanced_loss: bool = True
-    progress: bool = True
-    #: Mode name -> its corruption kind, ``{"kind": ..., **params}`` (else Gaussian ``sigma``).
-    corruptions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    #: Also score every model with each mode missing (conditions ``<mode>_missing``).
-    missing_modes: bool = False
-
-    def corruption(self, mode: str) -> Corruption:
-        """The corruption a mode fails with, in the training mix and the evaluation."""
-        chosen = self.corruptions.get(mode)
-        return GaussianNoise(self.sigma) if chosen is None else make_corruption(chosen)
-
-    def prepare(self, data: MultiModalData, mode_names: Sequence[str], seed: int) -> SeedData:
-        """One seed's splits and corrupted mixes, with this configuration's corruptions."""
-        return prepare_seed(
-            data,
-            list(mode_names),
-            seed,
-            sigma=self.sigma,
-            clean_fraction=self.clean_fraction,
-            corruptions={mode: self.corruption(mode) for mode in self.corruptions},
-        )
-
-    def describe_corruption(self, mode_names: list[str]) -> str:
-        """``mode: kind(params)`` for each mode, for reports."""
-        return ", ".join(f"{mode}: {self.corruption(mode)!r}" for mode in mode_names)
-
-    def with_overrides(self, overrides: Mapping[str, Any]) -> TableConfig:
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown training override(s) {unknown}; known: {', '.join(sorted(known))}"
-            )
-        return replace(self, **dict(overrides))
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A named change to model-with: an attention patch and training overrides."""
+    """An ``emma`` model: its name and its spec (the experiment's spec with its overrides)."""
 
     name: str
-    attention: Mapping[str, Any] = field(default_factory=dict)
-    training: Mapping[str, Any] = field(default_factory=dict)
+    spec: EmmaSpec
 
 
 @dataclass(frozen=True)
 class Baseline:
-    """Another bare network trained like ``base`` on clean data, e.g. the original code's
-    IP-only network (``network: {reads: [0]}``)."""
+    """Another bare network trained like ``early_fusion`` on clean data, e.g. the original code's
+    IP-only network (``network: {reads: [0]}``): its name and its spec."""
 
     name: str
-    network: Mapping[str, Any] = field(default_factory=dict)
+    spec: EmmaSpec
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """What experiment 1 runs, derived from a validated spec in one place (`from_spec`).
+
+    ``spec`` holds the settings (training, corruption, evaluation); ``base`` is the bare
+    network's spec (``early_fusion``); ``variants`` the specs of the models with EMMA, the
+    spec's own (``emma``) first; ``baselines`` further bare networks.
+    """
+
+    spec: EmmaSpec
+    base: EmmaSpec
+    variants: tuple[Variant, ...]
+    baselines: tuple[Baseline, ...] = ()
+    seeds: tuple[int, ...] = ()
+    progress: bool = True
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: EmmaSpec,
+        *,
+        seeds: Sequence[int] | None = None,
+        progress: bool = True,
+        include_emma: bool = True,
+        variants: Sequence[Variant] | None = None,
+        baselines: Sequence[Baseline] | None = None,
+    ) -> Experiment:
+        """The models of ``spec``: early fusion, emma (unless ``include_emma`` is false) and
+        the ``evaluation`` section's variants and baselines (or those given), over its
+        seeds (or ``seeds``)."""
+        evaluation = evaluation_of(spec)
+        if variants is None:
+            variants = [Variant(v.name, v.spec_of(spec)) for v in evaluation.variants]
+        if baselines is None:
+            baselines = [Baseline(b.name, b.spec_of(spec)) for b in evaluation.baselines]
+        own = [Variant(EMMA, emma_model_spec(spec))] if include_emma else []
+        return cls(
+            spec=spec,
+            base=bare_spec(spec),
+            variants=(*own, *variants),
+            baselines=tuple(baselines),
+            seeds=tuple(evaluation.seeds if seeds is None else seeds),
+            progress=progress,
+        )
+
+    @property
+    def mode_names(self) -> list[str]:
+        return list(self.spec.mode_names)
+
+    def prepare(self, data: MultiModalData, seed: int) -> SeedData:
+        """One seed's splits and corrupted mixes (`prepare_seed` with the spec's corruption)."""
+        return prepare_seed(
+            data, self.mode_names, seed, corruption=self.spec.resolved_training.corruption
+        )
+
+
+def seeded_model(spec: EmmaSpec, seed: int) -> EmmaModel:
+    """The model of ``spec`` for one seed: estimators whose kind has a ``seed`` parameter
+    follow the experiment seed, so that seeds differ in the estimators too."""
+    modes = [
+        mode.model_copy(update={"estimator": mode.estimator.model_copy(update={"seed": seed})})
+        if "seed" in type(mode.estimator).model_fields
+        else mode
+        for mode in spec.modes
+    ]
+    return build(spec.model_copy(update={"modes": modes}))
 
 
 @dataclass
 class SeedOutcome:
     """Everything one seed produced: score rows, diagnostics, the trained models and their
-    validation thresholds (by model name: base, without, with, with[variant])."""
+    validation thresholds (by model name: early_fusion, noise_augmentation, emma,
+    emma[variant])."""
 
     scores: list[dict[str, Any]]
     diagnostics: list[dict[str, Any]]
@@ -143,26 +166,6 @@ class TableResult:
         return grouped.agg(["mean", "std", "count"]).reset_index()
 
 
-def fit_config(config: TableConfig, seed: int, epochs: int) -> FitConfig:
-    """The trainer's settings for one model of a seed (no progress bar of its own)."""
-    return FitConfig(
-        epochs=epochs,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        seed=seed,
-        patience=config.patience,
-        lambda_c=config.lambda_c,
-        lambda_e=config.lambda_e,
-        progress=False,
-    )
-
-
-def _annealing(config: TableConfig) -> ColdnessAnnealing | None:
-    if not config.anneal:
-        return None
-    return ColdnessAnnealing(start=config.anneal_start, factor=config.anneal_factor)
-
-
 #: The two evaluations, as named in comparison labels.
 EVALUATION_LABELS = {"thesis_split": "thesis split", "full_test": "full test"}
 
@@ -184,9 +187,11 @@ def scores_by_part(
 
 
 def _evaluate(
-    model: nn.Module, data: SeedData, threshold: float, config: TableConfig
+    model: nn.Module, data: SeedData, threshold: float, spec: EmmaSpec
 ) -> list[dict[str, Any]]:
     names = data.mode_names
+    corruption = spec.resolved_training.corruption
+    evaluation = evaluation_of(spec)
     rows: list[dict[str, Any]] = [
         {"evaluation": "thesis_split", "condition": condition, "value": value}
         for condition, value in scores_by_part(model, data, "test", threshold).items()
@@ -196,14 +201,14 @@ def _evaluate(
         {"evaluation": "full_test", "condition": "clean", "value": score(model, clean, threshold)}
     )
     for i, name in enumerate(names):
-        scheme = CorruptionScheme.uniform({name: config.corruption(name)})
+        scheme = CorruptionScheme.uniform({name: mode_corruption(corruption, name)})
         draws = [
             score(
                 model,
                 corrupted_copy(clean, names, scheme, seed=data.seed * 1000 + 10 * i + draw),
                 threshold,
             )
-            for draw in range(config.noise_draws)
+            for draw in range(evaluation.noise_draws)
         ]
         rows.append(
             {
@@ -212,7 +217,7 @@ def _evaluate(
                 "value": float(np.mean(draws)),
             }
         )
-    if config.missing_modes:
+    if evaluation.missing_modes:
         for name in names:
             absent = corrupted_copy(
                 clean, names, CorruptionScheme.uniform({name: MissingMode()}), 0
@@ -248,71 +253,65 @@ class TrainedModel:
     val_loss: float
 
 
-def seed_loss(data: SeedData, config: TableConfig) -> ClassificationLoss:
+def seed_loss(data: SeedData, spec: EmmaSpec) -> ClassificationLoss:
     """The task loss of one seed (class weights from that seed's training split)."""
-    return ClassificationLoss(data.clean["train"].y, data.n_classes, balanced=config.balanced_loss)
+    balanced = spec.resolved_training.balanced_loss
+    return ClassificationLoss(data.clean["train"].y, data.n_classes, balanced=balanced)
 
 
-def train_base_model(
-    factory: ModelFactory,
-    data: SeedData,
-    config: TableConfig,
-    loss: ClassificationLoss,
-    network: Mapping[str, Any] | None = None,
-) -> TrainedModel:
-    """``base``: the bare network on clean data; its threshold from clean validation data.
-
-    ``network`` patches the spec's network (for baselines such as a one-mode network).
-    """
+def train_base_model(spec: EmmaSpec, data: SeedData, loss: ClassificationLoss) -> TrainedModel:
+    """``early_fusion``: the bare network of ``spec`` on clean data (``training.base_epochs``); its
+    threshold from clean validation data. A baseline's spec gives another network."""
+    training = spec.resolved_training
     torch.manual_seed(data.seed)
     base = train_base(
-        factory(None, data.seed, network),
+        seeded_model(spec, data.seed),
         data.clean["train"],
         data.clean["val"],
         loss,
-        fit_config(config, data.seed, config.base_epochs),
+        fit_config(training, seed=data.seed, epochs=training.base_epochs),
     )
     threshold = choose_threshold(base.model, data.clean["val"])
     return TrainedModel(base.model, base.fit.best_epoch, threshold, base.fit.best_val_loss)
 
 
 def train_without_model(
-    base: EmmaModel, data: SeedData, config: TableConfig, loss: ClassificationLoss
+    base: EmmaModel, spec: EmmaSpec, data: SeedData, loss: ClassificationLoss
 ) -> TrainedModel:
-    """``without``: the base weights fine-tuned on the corrupted mix."""
+    """``noise_augmentation``: early fusion's weights fine-tuned on the corrupted mix
+    (``training.epochs``)."""
+    training = spec.resolved_training
     without = train_without(
         base,
         data.mixed["train"],
         data.mixed["val"],
         loss,
-        fit_config(config, data.seed, config.epochs),
+        fit_config(training, seed=data.seed, epochs=training.epochs),
     )
     threshold = choose_threshold(without.model, data.mixed["val"])
     return TrainedModel(without.model, without.fit.best_epoch, threshold, without.fit.best_val_loss)
 
 
 def variant_model_name(variant: Variant) -> str:
-    """``with`` for the spec's own model-with, ``with[name]`` for a variant."""
-    return variant.name if variant.name == "with" else f"with[{variant.name}]"
+    """``emma`` for the spec's own model with EMMA, ``emma[name]`` for a variant."""
+    return variant.name if variant.name == EMMA else f"{EMMA}[{variant.name}]"
 
 
 def train_variant(
-    factory: ModelFactory,
-    data: SeedData,
-    config: TableConfig,
     variant: Variant,
+    data: SeedData,
     base: EmmaModel,
     loss: ClassificationLoss,
     *,
     estimators_from: EmmaModel | None = None,
 ) -> TrainedModel:
-    """A model-with (``variant``'s attention patch and training overrides) on one seed.
+    """The model with EMMA of ``variant.spec`` on one seed, trained with that spec's settings.
 
     ``estimators_from``: a model of the same seed whose fitted estimators are reused.
     """
-    settings = config.with_overrides(variant.training)
+    training = variant.spec.resolved_training
     torch.manual_seed(data.seed)
-    model = factory(variant.attention, data.seed)
+    model = seeded_model(variant.spec, data.seed)
     result = train_with(
         model,
         base,
@@ -320,8 +319,8 @@ def train_variant(
         data.mixed["train"],
         data.mixed["val"],
         loss,
-        fit_config(settings, data.seed, settings.epochs),
-        anneal=_annealing(settings),
+        fit_config(training, seed=data.seed, epochs=training.epochs),
+        anneal=coldness_annealing(training),
         estimators_from=estimators_from,
     )
     threshold = choose_threshold(result.model, data.mixed["val"])
@@ -329,12 +328,12 @@ def train_variant(
 
 
 def score_models(
-    trained: Mapping[str, TrainedModel], data: SeedData, config: TableConfig
+    trained: Mapping[str, TrainedModel], data: SeedData, spec: EmmaSpec
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Test score rows (both evaluations) and diagnostics of every named model of a seed."""
     scores, diagnostics = [], []
     for name, item in trained.items():
-        for row in _evaluate(item.model, data, item.threshold, config):
+        for row in _evaluate(item.model, data, item.threshold, spec):
             scores.append({"seed": data.seed, "model": name, **row})
         diagnostics.append(
             {
@@ -347,35 +346,27 @@ def score_models(
     return scores, diagnostics
 
 
-def run_seed(
-    factory: ModelFactory,
-    data: SeedData,
-    config: TableConfig,
-    variants: list[Variant],
-    *,
-    include_with: bool = True,
-    baselines: Sequence[Baseline] = (),
-) -> SeedOutcome:
+def run_seed(experiment: Experiment, data: SeedData) -> SeedOutcome:
     """Train every model of one seed and score it.
 
-    ``include_with=False`` leaves out the spec's own model-with and trains only the
-    variants (next to base and without). Stage 1 is fitted once per seed and shared by
-    every model-with, since no variant changes the estimators.
+    Stage 1 is fitted once per seed and shared by every model with EMMA, since no variant
+    changes the estimators.
     """
-    loss = seed_loss(data, config)
-    base = train_base_model(factory, data, config, loss)
-    trained = {"base": base, "without": train_without_model(base.model, data, config, loss)}
-    for baseline in baselines:
-        trained[baseline.name] = train_base_model(factory, data, config, loss, baseline.network)
+    spec = experiment.spec
+    loss = seed_loss(data, spec)
+    base = train_base_model(experiment.base, data, loss)
+    trained = {
+        EARLY_FUSION: base,
+        NOISE_AUGMENTATION: train_without_model(base.model, spec, data, loss),
+    }
+    for baseline in experiment.baselines:
+        trained[baseline.name] = train_base_model(baseline.spec, data, loss)
     fitted: EmmaModel | None = None
-    defaults = [Variant("with")] if include_with else []
-    for variant in [*defaults, *variants]:
-        item = train_variant(
-            factory, data, config, variant, base.model, loss, estimators_from=fitted
-        )
+    for variant in experiment.variants:
+        item = train_variant(variant, data, base.model, loss, estimators_from=fitted)
         fitted = fitted or item.model
         trained[variant_model_name(variant)] = item
-    scores, diagnostics = score_models(trained, data, config)
+    scores, diagnostics = score_models(trained, data, spec)
     models = {name: item.model for name, item in trained.items()}
     thresholds = {name: item.threshold for name, item in trained.items()}
     return SeedOutcome(scores, diagnostics, models, thresholds)
@@ -407,46 +398,40 @@ def _comparisons(scores: pd.DataFrame, variants: list[Variant]) -> list[PairedCo
         scored = scores.loc[scores.evaluation == evaluation, "condition"]
         for condition in dict.fromkeys(scored):
             label = f"{condition} ({where})"
-            out.append(pair(evaluation, "with", "without", condition, label))
+            out.append(pair(evaluation, EMMA, NOISE_AUGMENTATION, condition, label))
             for variant in variants:
-                out.append(pair(evaluation, f"with[{variant.name}]", "with", condition, label))
-        out.append(pair(evaluation, "with", "base", "clean", f"clean ({where})"))
+                name = variant_model_name(variant)
+                out.append(pair(evaluation, name, EMMA, condition, label))
+        out.append(pair(evaluation, EMMA, EARLY_FUSION, "clean", f"clean ({where})"))
     return out
 
 
 def run_table(
-    factory: ModelFactory,
-    data: MultiModalData,
-    mode_names: list[str],
-    config: TableConfig,
-    variants: list[Variant] | None = None,
-    on_seed: SeedCallback | None = None,
-    baselines: Sequence[Baseline] = (),
+    experiment: Experiment, data: MultiModalData, on_seed: SeedCallback | None = None
 ) -> TableResult:
-    """Experiment 1 over ``config.seeds``: returns scores, diagnostics and paired verdicts.
-
-    ``baselines`` are further bare networks trained like ``base`` (scored, not compared).
+    """Experiment 1 over ``experiment.seeds``: returns scores, diagnostics and paired
+    verdicts. Baselines are scored, not compared.
 
     ``on_seed(seed_data, outcome)`` is called after each seed with its trained models, so
     further analyses (attention versus noise, total energy, ...) reuse them.
     """
-    variants = list(variants or [])
     scores: list[dict[str, Any]] = []
     diagnostics: list[dict[str, Any]] = []
-    bar = tqdm(config.seeds, desc="seeds", disable=not config.progress)
+    bar = tqdm(list(experiment.seeds), desc="seeds", disable=not experiment.progress)
     for seed in bar:
-        seed_data = config.prepare(data, mode_names, seed)
-        outcome = run_seed(factory, seed_data, config, variants, baselines=baselines)
+        seed_data = experiment.prepare(data, seed)
+        outcome = run_seed(experiment, seed_data)
         scores += outcome.scores
         diagnostics += outcome.diagnostics
         if on_seed is not None:
             on_seed(seed_data, outcome)
     frame = pd.DataFrame(scores)
     metric = "f1" if data.task == "binary" else "accuracy"
+    variants = [v for v in experiment.variants if v.name != EMMA]
     return TableResult(
         frame,
         pd.DataFrame(diagnostics),
         _comparisons(frame, variants),
         metric,
-        list(mode_names),
+        experiment.mode_names,
     )

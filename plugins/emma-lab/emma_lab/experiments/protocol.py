@@ -6,20 +6,21 @@ evaluation noise, so per-seed differences between models are paired.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from emma_plugins.corruptions import CorruptionScheme, GaussianNoise
-from emma_plugins.corruptions.scheme import CorruptionLike
-from emma_plugins.sources import MultiModalData, split
 from emma_lab.metrics.metrics import task_metric
+from emma_plugins.corruptions import CorruptionScheme
+from emma_plugins.sources import MultiModalData, split
+from emma_plugins.spec.sections import CorruptionTrainingSpec
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.loss import positive_scores
 from emma_plugins.training.selection import roc_threshold
+from emma_plugins.training.settings import corruption_scheme
 
 
 @dataclass(frozen=True)
@@ -50,19 +51,21 @@ def prepare_seed(
     mode_names: Sequence[str],
     seed: int,
     *,
-    sigma: float,
-    clean_fraction: float = 0.5,
+    corruption: CorruptionTrainingSpec | None = None,
+    sigma: float | None = None,
     train_fraction: float = 0.67,
-    corruptions: Mapping[str, CorruptionLike] | None = None,
 ) -> SeedData:
     """Split (stratified, standardized on train) and corrupt each split with the thesis scheme.
 
-    ``corruptions`` gives modes their own corruption kind (mode name -> corruption); the
-    others get Gaussian noise ``sigma``.
+    ``corruption`` is the spec's ``training.corruption`` (default: its defaults), made into
+    the scheme by `corruption_scheme`; ``sigma`` overrides its Gaussian noise std.
     """
     splits = split(data, seed, train=train_fraction)
     names = list(mode_names)
-    scheme = CorruptionScheme.thesis(names, sigma=sigma, clean=clean_fraction, per_mode=corruptions)
+    corruption = corruption or CorruptionTrainingSpec()
+    if sigma is not None:
+        corruption = corruption.model_copy(update={"sigma": sigma})
+    scheme = corruption_scheme(corruption, names)
     clean, mixed, groups = {}, {}, {}
     for offset, (name, part) in enumerate(zip(("train", "val", "test"), splits, strict=True)):
         clean[name] = _tensor_split(part, names)
@@ -91,17 +94,6 @@ def choose_threshold(model: nn.Module, val: TensorSplit) -> float:
 
 def score(model: nn.Module, split_: TensorSplit, threshold: float) -> float:
     return task_metric(split_.y.numpy(), predict(model, split_), threshold)
-
-
-def noisy_copy(
-    split_: TensorSplit, mode_names: Sequence[str], mode: str, sigma: float, seed: int
-) -> TensorSplit:
-    """The whole split with Gaussian noise ``sigma`` on one mode (xi marks it corrupted)."""
-    if sigma == 0:
-        return split_
-    return corrupted_copy(
-        split_, mode_names, CorruptionScheme.uniform({mode: GaussianNoise(sigma)}), seed
-    )
 
 
 def corrupted_copy(

@@ -2,85 +2,34 @@
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, replace
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from emma_plugins.assembly.builder import build
-from emma_plugins.assembly.checkpoint import save
-from emma_plugins.sources import MultiModalData, resolve_data_dir
-from emma_plugins.core.errors import SpecError
-from emma_plugins.assembly.model import EmmaModel
-from emma_plugins.core.plugins import get_registry
-from emma_lab.report.atomic import write_atomic
-from emma_lab.report.table_report import write_table_outputs
-from emma_lab.spec import evaluation_of
-from emma_plugins.spec import EmmaSpec, TrainingSpec, parse_spec, resolve_data_path
-from emma_lab.threads import torch_threads
 from emma_lab.analyses import Analysis, fan_out, standard_analyses
-from emma_lab.experiments.protocol import SeedData
-from emma_lab.experiments.sweeps import CorruptionSweep
 from emma_lab.experiments.comparison import (
-    Baseline,
-    ModelFactory,
+    Experiment,
     SeedCallback,
     SeedOutcome,
-    TableConfig,
     TableResult,
-    Variant,
     run_table,
 )
+from emma_lab.experiments.protocol import SeedData
+from emma_lab.experiments.sweeps import CorruptionSweep
+from emma_lab.report.atomic import write_atomic
+from emma_lab.report.table_report import write_table_outputs
+from emma_lab.spec import EMMA, evaluation_of
+from emma_lab.threads import torch_threads
+from emma_plugins.assembly.checkpoint import save
+from emma_plugins.core.errors import SpecError
+from emma_plugins.core.plugins import get_registry
+from emma_plugins.sources import MultiModalData, resolve_data_dir
+from emma_plugins.spec import EmmaSpec, resolve_data_path
+from emma_plugins.training.settings import describe_corruption
 
 #: Subdirectory of the output directory holding the analyses' CSV files and figures.
 ANALYSES_DIR = "analyses"
-
-
-def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``patch`` merged in, recursively for nested mappings; neither is changed.
-
-    A patch that changes a component's ``kind`` replaces the component whole, so the old
-    kind's parameters do not leak into the new one.
-    """
-    merged = copy.deepcopy(dict(base))
-    for key, value in patch.items():
-        old = merged.get(key)
-        same_kind = not (
-            isinstance(value, Mapping)
-            and "kind" in value
-            and isinstance(old, Mapping)
-            and old.get("kind") != value["kind"]
-        )
-        if isinstance(value, Mapping) and isinstance(old, Mapping) and same_kind:
-            merged[key] = deep_merge(old, value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def model_factory(spec: EmmaSpec) -> ModelFactory:
-    """Models of one spec: bare (``patch=None``) or with an attention patch, seeded per run.
-
-    The estimators' ``seed`` parameter, where a kind has one, follows the experiment seed so
-    that seeds differ in the estimators too.
-    """
-    base = spec.to_dict()
-    estimators = get_registry("estimator")
-
-    def factory(
-        patch: Mapping[str, Any] | None, seed: int, network: Mapping[str, Any] | None = None
-    ) -> EmmaModel:
-        attention = {"enabled": False} if patch is None else {"enabled": True, **patch}
-        data = deep_merge(base, {"attention": attention, "network": dict(network or {})})
-        for mode in data["modes"]:
-            params = estimators.get(mode["estimator"]["kind"]).params
-            if "seed" in params.model_fields:
-                mode["estimator"]["seed"] = seed
-        return build(parse_spec(data))
-
-    return factory
 
 
 def select_modes(data: MultiModalData, spec: EmmaSpec) -> MultiModalData:
@@ -151,130 +100,73 @@ def checkpoint_first_seed(directory: Path) -> SeedCallback:
 
 
 def run_table_experiment(
-    spec: EmmaSpec,
+    experiment: Experiment,
     data: MultiModalData,
-    config: TableConfig,
     out_dir: str | Path,
     *,
-    variants: list[Variant] | None = None,
     title: str = "Robustness to one failing mode",
     analyses: bool | Sequence[Analysis] = True,
-    baselines: Sequence[Baseline] = (),
 ) -> tuple[TableResult, dict[str, Path]]:
-    """Experiment 1 from a spec: run it and write results, figures, report and resolved spec.
+    """Experiment 1: run it and write results, figures, report and resolved spec.
 
     ``analyses`` (``True``: `standard_analyses`; or a list of collectors) run on each seed's
     trained models; their CSV files and figures go to ``out_dir/analyses`` and their
     sections are appended to the report.
     """
+    spec = experiment.spec
     data = select_modes(data, spec)
     if analyses is True:
-        sweeps = [
-            CorruptionSweep.from_spec(s) for s in evaluation_of(spec).sweeps
-        ]
+        sweeps = [CorruptionSweep.from_spec(s) for s in evaluation_of(spec).sweeps]
         collectors: list[Analysis] = standard_analyses(spec.mode_names, sweeps=sweeps)
     else:
         collectors = list(analyses) if analyses is not False else []
     out = Path(out_dir)
     result = run_table(
-        model_factory(spec),
+        experiment,
         data,
-        list(spec.mode_names),
-        config,
-        variants,
         on_seed=fan_out([*collectors, checkpoint_first_seed(out / CHECKPOINTS_DIR)]),
-        baselines=baselines,
     )
     paths: dict[str, Path] = {}
     for collector in collectors:
         for key, path in collector.write(out / ANALYSES_DIR).items():
             paths[f"{collector.name}_{key}"] = path
+    training = spec.resolved_training
+    corruption = training.corruption
+    evaluation = evaluation_of(spec)
+    variants = [v.name for v in experiment.variants if v.name != EMMA]
     setup = {
         "data set": f"{data.name} ({len(data)} samples, modes: "
         + ", ".join(f"{m} [{len(c)}]" for m, c in data.modes.items())
         + ")",
-        "seeds": config.seeds,
-        "training corruption": f"{config.clean_fraction:.0%} clean, the rest split evenly over "
+        "seeds": list(experiment.seeds),
+        "training corruption": f"{corruption.clean_fraction:.0%} clean, the rest split evenly "
+        "over "
         + (
-            f"one failing mode each ({config.describe_corruption(list(spec.mode_names))})"
-            if config.corruptions
-            else f"one-mode Gaussian noise sigma={config.sigma}"
+            f"one failing mode each ({describe_corruption(corruption, spec.mode_names)})"
+            if corruption.per_mode
+            else f"one-mode Gaussian noise sigma={corruption.sigma}"
         ),
-        "epochs (base / stage 2)": f"{config.base_epochs} / {config.epochs}",
-        "regularizers": f"lambda_c={config.lambda_c}, lambda_e={config.lambda_e}",
-        "annealing": config.anneal,
-        "variants": ", ".join(v.name for v in variants or []) or "none",
+        "epochs (base / stage 2)": f"{training.base_epochs} / {training.epochs}",
+        "regularizers": f"lambda_c={training.lambda_c}, lambda_e={training.lambda_e}",
+        "annealing": training.anneal is not None,
+        "variants": ", ".join(variants) or "none",
+    }
+    settings = {
+        "seeds": list(experiment.seeds),
+        "noise_draws": evaluation.noise_draws,
+        "missing_modes": evaluation.missing_modes,
+        "training": training.model_dump(mode="json"),
     }
     paths |= write_table_outputs(
         result,
         out,
         title=title,
         setup=setup,
-        extra={"config": asdict(config)},
+        extra={"config": settings},
         extra_sections=[collector.markdown(ANALYSES_DIR) for collector in collectors],
     )
     paths["spec"] = write_json(out / "spec.json", spec.to_dict())
     return result, paths
-
-
-def table_config(spec: EmmaSpec, *, progress: bool = True) -> TableConfig:
-    """Experiment 1's settings from the spec's training and evaluation sections."""
-    training = spec.training or TrainingSpec()
-    evaluation = evaluation_of(spec)
-    anneal = training.anneal
-    return TableConfig(
-        seeds=list(evaluation.seeds),
-        sigma=training.corruption.sigma,
-        clean_fraction=training.corruption.clean_fraction,
-        noise_draws=evaluation.noise_draws,
-        base_epochs=training.base_epochs,
-        epochs=training.epochs,
-        batch_size=training.batch_size,
-        lr=training.lr,
-        patience=training.patience,
-        lambda_c=training.lambda_c,
-        lambda_e=training.lambda_e,
-        anneal=anneal is not None,
-        anneal_start=anneal.start if anneal else 1e-6,
-        anneal_factor=anneal.factor if anneal else 3.0,
-        balanced_loss=training.balanced_loss,
-        progress=progress,
-        corruptions={
-            mode: {"kind": c.kind, **c.params()} for mode, c in training.corruption.per_mode.items()
-        },
-        missing_modes=evaluation.missing_modes,
-    )
-
-
-def variants_of(spec: EmmaSpec) -> list[Variant]:
-    """The spec's ablations, each checked now (by building its spec) rather than mid-run."""
-    variants = [
-        Variant(v.name, v.attention, v.training)
-        for v in evaluation_of(spec).variants
-    ]
-    config = table_config(spec, progress=False)
-    for variant in variants:
-        where = f"evaluation.variants[{variant.name!r}]"
-        try:
-            parse_spec(deep_merge(spec.to_dict(), {"attention": variant.attention}))
-            config.with_overrides(variant.training)
-        except (SpecError, ValueError) as exc:
-            raise SpecError(f"{where}: {exc}") from None
-    return variants
-
-
-def baselines_of(spec: EmmaSpec) -> list[Baseline]:
-    """The spec's extra bare networks, each checked now (by building its spec)."""
-    baselines = [
-        Baseline(b.name, b.network) for b in evaluation_of(spec).baselines
-    ]
-    for baseline in baselines:
-        patch = {"attention": {"enabled": False}, "network": baseline.network}
-        try:
-            parse_spec(deep_merge(spec.to_dict(), patch))
-        except (SpecError, ValueError) as exc:
-            raise SpecError(f"evaluation.baselines[{baseline.name!r}]: {exc}") from None
-    return baselines
 
 
 def load_data(spec: EmmaSpec, data_dir: str | Path | None = None) -> MultiModalData:
@@ -309,21 +201,9 @@ def run_spec(
     progress: bool = True,
 ) -> tuple[TableResult, dict[str, Path]]:
     """Everything a spec asks for, written to ``out_dir`` (what ``emma run`` does)."""
+    experiment = Experiment.from_spec(spec, seeds=seeds, progress=progress)
     data = load_data(spec, data_dir)
-    variants = variants_of(spec)
-    baselines = baselines_of(spec)
-    config = table_config(spec, progress=progress)
-    if seeds is not None:
-        config = replace(config, seeds=list(seeds))
-    threads = (spec.training or TrainingSpec()).threads
-    evaluation = evaluation_of(spec)
-    with torch_threads(threads):
+    with torch_threads(spec.resolved_training.threads):
         return run_table_experiment(
-            spec,
-            data,
-            config,
-            out_dir,
-            variants=variants,
-            baselines=baselines,
-            analyses=evaluation.analyses,
+            experiment, data, out_dir, analyses=evaluation_of(spec).analyses
         )

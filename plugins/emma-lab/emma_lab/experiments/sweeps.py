@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
+from emma_lab.experiments.protocol import corrupted_copy
 from emma_plugins.corruptions import Corruption, CorruptionScheme, make_corruption
 from emma_plugins.training.batches import TensorSplit
-from emma_lab.experiments.protocol import corrupted_copy
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,4 @@
-"""The rho x lambda grid of model-with, selected on validation only, with resume (`emma grid`)."""
+"""The rho x lambda grid of the emma model, selected on validation only, with resume
+(`emma grid`)."""
 
 __all__: list[str] = []

@@ -1,11 +1,12 @@
-"""Experiment 3 (thesis 6.3.2): the model-with hyperparameter grid, selected on validation only.
+"""Experiment 3 (thesis 6.3.2): the emma model's hyperparameter grid, selected on validation
+only.
 
 The original code trained each of the 125 configurations once and ranked them on the test
 split itself. Here each configuration is trained once on a selection seed and ranked on
 **validation data only**; the top ones are then trained again over several other seeds and
-only those reruns are scored on test, each paired with model-without on the same seeds.
+only those reruns are scored on test, each paired with noise_augmentation on the same seeds.
 
-Ranking criterion: the validation task loss (no regularizers) of model-with on the
+Ranking criterion: the validation task loss (no regularizers) of the emma model on the
 corrupted validation mix, lowest first; ties go to the higher validation metric (F1 or
 accuracy at the validation threshold). The loss is what early stopping already minimises,
 it is continuous (a single-run F1 moves in steps of one sample), and it is comparable
@@ -23,7 +24,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +32,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from emma_plugins.sources import MultiModalData
-from emma_plugins.core.errors import EmmaError
-from emma_lab.metrics.stats import PairedComparison, compare
-from emma_plugins.assembly.model import EmmaModel
-from emma_plugins.spec import EmmaSpec, parse_spec
-from emma_lab.threads import torch_threads
-from emma_plugins.training.loss import ClassificationLoss
-from emma_plugins.training.stages import fit_estimators
-from emma_lab.grid.log import GridLog
-from emma_lab.experiments.protocol import SeedData, score
-from emma_lab.experiments.runner import model_factory, select_modes
 from emma_lab.experiments.comparison import (
     EVALUATION_LABELS,
-    TableConfig,
+    Experiment,
     TableResult,
     TrainedModel,
     Variant,
@@ -53,13 +43,33 @@ from emma_lab.experiments.comparison import (
     scores_by_part,
     seed_loss,
     seed_values,
+    seeded_model,
     train_base_model,
     train_variant,
 )
+from emma_lab.experiments.protocol import SeedData, score
+from emma_lab.experiments.runner import select_modes
+from emma_lab.grid.log import GridLog
+from emma_lab.metrics.stats import PairedComparison, compare
+from emma_lab.spec import (
+    EMMA,
+    NOISE_AUGMENTATION,
+    GridSpec,
+    emma_model_spec,
+    evaluation_of,
+    grid_point_spec,
+)
+from emma_lab.threads import torch_threads
+from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.core.errors import EmmaError
+from emma_plugins.sources import MultiModalData
+from emma_plugins.spec import EmmaSpec, parse_spec
+from emma_plugins.training.loss import ClassificationLoss
+from emma_plugins.training.stages import fit_estimators
 
 #: How configurations are ranked (documented in the report and in docs/experiments.md).
 CRITERION = (
-    "validation task loss of model-with on the corrupted validation mix (lowest first; "
+    "validation task loss of the emma model on the corrupted validation mix (lowest first; "
     "ties: higher validation metric at the validation threshold)"
 )
 LOG_NAME = "grid.jsonl"
@@ -67,7 +77,7 @@ LOG_NAME = "grid.jsonl"
 
 @dataclass(frozen=True)
 class GridPoint:
-    """One configuration of model-with: coldness and the two regularizer weights."""
+    """One configuration of the emma model: coldness and the two regularizer weights."""
 
     rho: float
     lambda_e: float
@@ -79,14 +89,11 @@ class GridPoint:
 
     @property
     def model_name(self) -> str:
-        return f"with[{self.key}]"
+        return f"{EMMA}[{self.key}]"
 
-    def variant(self) -> Variant:
-        return Variant(
-            self.key,
-            {"importance": {"rho": self.rho}},
-            {"lambda_e": self.lambda_e, "lambda_c": self.lambda_c},
-        )
+    def variant(self, spec: EmmaSpec) -> Variant:
+        """Model-with of ``spec`` at this configuration (`grid_point_spec`)."""
+        return Variant(self.key, grid_point_spec(spec, self.rho, self.lambda_e, self.lambda_c))
 
 
 def grid_points(
@@ -96,52 +103,31 @@ def grid_points(
     return [GridPoint(r, e, c) for r in rho for e in lambda_e for c in lambda_c]
 
 
-@dataclass
-class GridConfig:
-    """The grid and how it runs; ``table`` holds the training settings of every model."""
-
-    points: list[GridPoint]
-    table: TableConfig
-    top: int = 5
-    rerun_seeds: list[int] = field(default_factory=lambda: list(range(10)))
-    selection_seed: int = 1000
-    workers: int = 2
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        keys = [p.key for p in self.points]
-        if not keys or len(set(keys)) != len(keys):
-            raise ValueError("the grid needs at least one configuration and no repeated ones.")
-        if not 1 <= self.top <= len(keys):
-            raise ValueError(f"top must be between 1 and the {len(keys)} configurations.")
-        if self.selection_seed in self.rerun_seeds:
-            raise ValueError(
-                f"selection_seed {self.selection_seed} is one of rerun_seeds; pick another."
-            )
-        if self.workers < 1:
-            raise ValueError("workers must be at least 1.")
-
-
 @dataclass(frozen=True)
 class GridJob:
-    """What a worker needs to train any job; plain, picklable data (spawned processes)."""
+    """What a worker needs to train any job; plain, picklable data (spawned processes).
+
+    ``spec`` is the validated spec as plain values; each worker validates it once.
+    """
 
     spec: dict[str, Any]
     data: MultiModalData
-    mode_names: list[str]
-    table: TableConfig
 
-    def fingerprint(self) -> str:
-        """Identifies the settings a log's records belong to (not the grid's lists)."""
-        spec = {k: v for k, v in self.spec.items() if k != "evaluation"}
-        table = {
-            k: v
-            for k, v in asdict(self.table).items()
-            if k not in ("seeds", "progress", "lambda_c", "lambda_e")
-        }
-        shape = [self.data.name, len(self.data), [str(c) for c in self.data.features.columns]]
-        payload = json.dumps([spec, table, shape], sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+def fingerprint(spec: EmmaSpec, data: MultiModalData) -> str:
+    """Identifies the settings a log's records belong to: the spec without its evaluation
+    section and without the weights the grid sets, the evaluation settings that change the
+    scores, and the data set's shape (not the grid's lists or seeds)."""
+    model = spec.to_dict()
+    model.pop("evaluation", None)
+    model["training"] = spec.resolved_training.model_dump(
+        mode="json", exclude={"lambda_c", "lambda_e"}
+    )
+    evaluation = evaluation_of(spec)
+    scoring = {"noise_draws": evaluation.noise_draws, "missing_modes": evaluation.missing_modes}
+    shape = [data.name, len(data), [str(c) for c in data.features.columns]]
+    payload = json.dumps([model, scoring, shape], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -157,17 +143,20 @@ class GridTrainer:
 
     def __init__(self, job: GridJob) -> None:
         self.job = job
-        self.factory = model_factory(parse_spec(job.spec))
+        self.spec = parse_spec(job.spec)
+        self.experiment = Experiment.from_spec(
+            self.spec, include_emma=False, variants=[], baselines=[], progress=False
+        )
+        self.emma_model_spec = emma_model_spec(self.spec)
         self._state: _SeedState | None = None
 
     def _seed(self, seed: int) -> _SeedState:
         if self._state is None or self._state.data.seed != seed:
-            config = self.job.table
-            data = config.prepare(self.job.data, self.job.mode_names, seed)
-            loss = seed_loss(data, config)
-            base = train_base_model(self.factory, data, config, loss)
+            data = self.experiment.prepare(self.job.data, seed)
+            loss = seed_loss(data, self.spec)
+            base = train_base_model(self.experiment.base, data, loss)
             torch.manual_seed(seed)
-            fitted = self.factory({}, seed)
+            fitted = seeded_model(self.emma_model_spec, seed)
             fit_estimators(fitted, data.clean["train"])
             self._state = _SeedState(data, loss, base, fitted)
         return self._state
@@ -177,10 +166,8 @@ class GridTrainer:
         start, cpu = time.perf_counter(), time.process_time()
         state = self._seed(seed)
         item = train_variant(
-            self.factory,
+            point.variant(self.spec),
             state.data,
-            self.job.table,
-            point.variant(),
             state.base.model,
             state.loss,
             estimators_from=state.fitted,
@@ -203,13 +190,18 @@ class GridTrainer:
         }
 
     def rerun(self, seed: int, points: list[GridPoint]) -> dict[str, Any]:
-        """base, without and every configuration of ``points`` on ``seed``, scored on test."""
-        config = self.job.table
+        """early_fusion, noise_augmentation and every configuration of ``points`` on
+        ``seed``, scored on test."""
         start, cpu = time.perf_counter(), time.process_time()
-        data = config.prepare(self.job.data, self.job.mode_names, seed)
-        outcome = run_seed(
-            self.factory, data, config, [p.variant() for p in points], include_with=False
+        data = self.experiment.prepare(self.job.data, seed)
+        experiment = Experiment.from_spec(
+            self.spec,
+            include_emma=False,
+            variants=[p.variant(self.spec) for p in points],
+            baselines=[],
+            progress=False,
         )
+        outcome = run_seed(experiment, data)
         return {
             "kind": "rerun",
             "seed": seed,
@@ -331,18 +323,18 @@ def rank_configurations(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 def top_comparisons(
     scores: pd.DataFrame, top: Sequence[GridPoint], mode_names: list[str]
 ) -> list[PairedComparison]:
-    """Each top configuration against model-without, per evaluation and condition."""
+    """Each top configuration against noise_augmentation, per evaluation and condition."""
     out = []
     for evaluation, where in EVALUATION_LABELS.items():
         for condition in conditions(mode_names):
-            baseline = seed_values(scores, evaluation, "without", condition)
+            baseline = seed_values(scores, evaluation, NOISE_AUGMENTATION, condition)
             for point in top:
                 out.append(
                     compare(
                         seed_values(scores, evaluation, point.model_name, condition),
                         baseline,
                         a=point.model_name,
-                        b="without",
+                        b=NOISE_AUGMENTATION,
                         condition=f"{condition} ({where})",
                     )
                 )
@@ -363,8 +355,8 @@ class _Progress:
         self.bar.update(1)
 
 
-def _bar(config: GridConfig, total: int, pending: int, desc: str) -> Any:
-    return tqdm(total=total, initial=total - pending, desc=desc, disable=not config.progress)
+def _bar(progress: bool, total: int, pending: int, desc: str) -> Any:
+    return tqdm(total=total, initial=total - pending, desc=desc, disable=not progress)
 
 
 def _read_log(log: GridLog, fingerprint: str) -> list[dict[str, Any]]:
@@ -380,47 +372,51 @@ def _read_log(log: GridLog, fingerprint: str) -> list[dict[str, Any]]:
 
 
 def run_grid(
-    spec: EmmaSpec, data: MultiModalData, config: GridConfig, out_dir: str | Path
+    spec: EmmaSpec,
+    data: MultiModalData,
+    out_dir: str | Path,
+    *,
+    grid: GridSpec | None = None,
+    workers: int | None = None,
+    progress: bool = True,
 ) -> GridResult:
     """Select on validation, rerun the top configurations over seeds, score them on test.
 
-    Resumes from ``out_dir/grid.jsonl``: configurations (and rerun seeds) already there with
-    the same settings are not trained again.
+    ``grid`` defaults to the spec's ``evaluation.grid`` (else the thesis' grid), ``workers``
+    to the grid's. Resumes from ``out_dir/grid.jsonl``: configurations (and rerun seeds)
+    already there with the same settings are not trained again.
     """
+    grid = grid or evaluation_of(spec).grid or GridSpec()
+    points = grid_points(grid.rho, grid.lambda_e, grid.lambda_c)
     data = select_modes(data, spec)
-    table = replace(config.table, progress=False)
-    job = GridJob(spec.to_dict(), data, list(spec.mode_names), table)
+    job = GridJob(spec.to_dict(), data)
     log = GridLog(Path(out_dir) / LOG_NAME)
-    fingerprint = job.fingerprint()
-    previous = _read_log(log, fingerprint)
+    key = fingerprint(spec, data)
+    previous = _read_log(log, key)
 
     selected = {
-        r["key"]: r
-        for r in previous
-        if r["kind"] == "select" and r["seed"] == config.selection_seed
+        r["key"]: r for r in previous if r["kind"] == "select" and r["seed"] == grid.selection_seed
     }
-    pending = [p for p in config.points if p.key not in selected]
-    with GridExecutor(job, config.workers) as executor:
-        with _bar(config, len(config.points), len(pending), "grid configurations") as bar:
-            progress = _Progress(log, fingerprint, bar)
-            executor.run([("select", p, config.selection_seed) for p in pending], progress)
-        selected |= {r["key"]: r for r in progress.records}
-        ranking = rank_configurations([selected[p.key] for p in config.points])
-        by_key = {p.key: p for p in config.points}
-        top = [by_key[key] for key in ranking["key"].iloc[: config.top]]
+    pending = [p for p in points if p.key not in selected]
+    with GridExecutor(job, workers or grid.workers) as executor:
+        with _bar(progress, len(points), len(pending), "grid configurations") as bar:
+            done = _Progress(log, key, bar)
+            executor.run([("select", p, grid.selection_seed) for p in pending], done)
+        selected |= {r["key"]: r for r in done.records}
+        ranking = rank_configurations([selected[p.key] for p in points])
+        by_key = {p.key: p for p in points}
+        top = [by_key[k] for k in ranking["key"].iloc[: grid.top]]
 
         keys = [p.key for p in top]
         reruns = {r["seed"]: r for r in previous if r["kind"] == "rerun" and r["configs"] == keys}
-        missing = [s for s in config.rerun_seeds if s not in reruns]
-        with _bar(config, len(config.rerun_seeds), len(missing), "reruns of the top") as bar:
-            progress = _Progress(log, fingerprint, bar)
-            executor.run([("rerun", s, top) for s in missing], progress)
-        reruns |= {r["seed"]: r for r in progress.records}
+        missing = [s for s in grid.rerun_seeds if s not in reruns]
+        with _bar(progress, len(grid.rerun_seeds), len(missing), "reruns of the top") as bar:
+            done = _Progress(log, key, bar)
+            executor.run([("rerun", s, top) for s in missing], done)
+        reruns |= {r["seed"]: r for r in done.records}
 
-    scores = pd.DataFrame([row for s in config.rerun_seeds for row in reruns[s]["scores"]])
-    diagnostics = pd.DataFrame(
-        [row for s in config.rerun_seeds for row in reruns[s]["diagnostics"]]
-    )
+    scores = pd.DataFrame([row for s in grid.rerun_seeds for row in reruns[s]["scores"]])
+    diagnostics = pd.DataFrame([row for s in grid.rerun_seeds for row in reruns[s]["diagnostics"]])
     metric = "f1" if data.task == "binary" else "accuracy"
     names = list(spec.mode_names)
     result = TableResult(scores, diagnostics, top_comparisons(scores, top, names), metric, names)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from emma_plugins._atomic import write_atomic
+from emma_plugins.atomic import write_atomic
 
 __all__ = ["save_figure", "write_atomic"]
 

@@ -17,11 +17,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from emma_lab.grid.search import GridResult
 from emma_lab.experiments.comparison import conditions
+from emma_lab.grid.search import GridResult
 from emma_lab.report.atomic import save_figure, write_atomic
 from emma_lab.report.table_report import EVALUATIONS
 from emma_lab.report.tables import evaluation_tables, to_markdown
+from emma_lab.spec import EARLY_FUSION, EMMA, NOISE_AUGMENTATION
 
 #: Columns of the ranking table in the report (the CSV has every column).
 _RANKING_COLUMNS = ("rank", "rho", "lambda_e", "lambda_c", "val_loss", "val_metric")
@@ -101,17 +102,17 @@ def render_grid_report(
         "",
         f"## Top {len(result.top)} configurations on test, over {n_seeds} new seeds",
         "",
-        f"Metric: **{result.metric}**, mean ± std over the rerun seeds (base and without "
-        "trained on the same seeds, splits and corruptions).",
+        f"Metric: **{result.metric}**, mean ± std over the rerun seeds ({EARLY_FUSION} and "
+        f"{NOISE_AUGMENTATION} trained on the same seeds, splits and corruptions).",
         "",
     ]
-    models = ["base", "without", *[p.model_name for p in result.top]]
+    models = [EARLY_FUSION, NOISE_AUGMENTATION, *[p.model_name for p in result.top]]
     columns = conditions(reruns.mode_names)
     lines += evaluation_tables(
         reruns.scores, EVALUATIONS, models=models, conditions=columns, heading="###"
     )
     lines += [
-        "## Paired comparisons with model-without",
+        f"## Paired comparisons with {NOISE_AUGMENTATION}",
         "",
         "Per-seed differences, their mean and 95% t-interval. *Beats* means the interval "
         "excludes 0 on the positive side, *loses to* on the negative side; otherwise *ties*.",
@@ -126,7 +127,7 @@ def write_grid_outputs(
     out_dir: str | Path,
     *,
     setup: Mapping[str, Any],
-    title: str = "Hyperparameter grid of model-with",
+    title: str = f"Hyperparameter grid of {EMMA}",
 ) -> dict[str, Path]:
     """Write ``grid.csv``, ``grid_top.csv``, ``grid.png`` and ``grid.md`` into ``out_dir``."""
     out = Path(out_dir)

@@ -14,26 +14,26 @@ takes its decision threshold from the same validation data.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
-from emma_plugins.assembly.model import EmmaModel
-from emma_plugins.training.loop import fit
-from emma_lab.experiments.protocol import SeedData, choose_threshold
-from emma_lab.experiments.runner import model_factory
 from emma_lab.experiments.comparison import (
-    ModelFactory,
-    TableConfig,
     TrainedModel,
     Variant,
-    fit_config,
     seed_loss,
+    seeded_model,
     train_base_model,
     train_variant,
     train_without_model,
 )
+from emma_lab.experiments.protocol import SeedData, choose_threshold
 from emma_lab.robustness.suite import EARLY_FUSION, NOISE_AUGMENTATION, BenchSpec
+from emma_lab.spec import bare_spec
+from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.spec import EmmaSpec
+from emma_plugins.training.loop import fit
+from emma_plugins.training.settings import fit_config
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ def method_infos(bench: BenchSpec) -> list[MethodInfo]:
             NOISE_AUGMENTATION, "baseline", "early fusion's weights fine-tuned on the corrupted mix"
         ),
     ]
-    for name, patch in bench.emma.items():
+    for name, overrides in bench.emma.items():
+        patch = overrides.model_dump(mode="json", exclude_unset=True)
         change = json.dumps(patch) if patch else "the spec's attention"
         infos.append(
             MethodInfo(
@@ -64,53 +65,55 @@ def method_infos(bench: BenchSpec) -> list[MethodInfo]:
                 f"early fusion's weights plus a fresh EMMA (`{change}`), on the corrupted mix",
             )
         )
-    for name, network_section in bench.peers.items():
-        kind = network_section.get("kind", "?")
+    for name, peer in bench.peers.items():
+        kind = peer.kind or "?"
         infos.append(MethodInfo(name, "peer", f"`{kind}` from scratch on the corrupted mix"))
     return infos
 
 
 def train_on_mix(
-    factory: ModelFactory, data: SeedData, config: TableConfig, epochs: int, name: str
+    spec: EmmaSpec, data: SeedData, loss_spec: EmmaSpec, epochs: int, name: str
 ) -> TrainedModel:
-    """A fresh bare model trained on the corrupted mix; threshold from its validation part."""
+    """A fresh bare model of ``spec`` trained on the corrupted mix for ``epochs``, with the
+    settings and loss of ``loss_spec`` (the bench's spec); threshold from its validation
+    part."""
     torch.manual_seed(data.seed)
-    model = factory(None, data.seed)
-    settings = replace(fit_config(config, data.seed, epochs), desc=name)
-    result = fit(model, data.mixed["train"], data.mixed["val"], seed_loss(data, config), settings)
+    model = seeded_model(spec, data.seed)
+    settings = fit_config(loss_spec.resolved_training, seed=data.seed, epochs=epochs, desc=name)
+    result = fit(
+        model, data.mixed["train"], data.mixed["val"], seed_loss(data, loss_spec), settings
+    )
     threshold = choose_threshold(model, data.mixed["val"])
     return TrainedModel(model, result.best_epoch, threshold, result.best_val_loss)
 
 
 class MethodTrainer:
-    """Trains every method of a bench on one seed's splits and corrupted mixes."""
+    """Trains every method of a bench on one seed's splits and corrupted mixes; each
+    method's spec is derived from the bench's spec once."""
 
-    def __init__(self, bench: BenchSpec, config: TableConfig) -> None:
-        self.bench, self.config = bench, config
-        self.factory = model_factory(bench.emma_spec())
-        self.peers = {name: model_factory(bench.peer_spec(name)) for name in bench.peers}
-        self.peer_epochs = bench.protocol.peer_epochs or config.base_epochs + config.epochs
+    def __init__(self, bench: BenchSpec) -> None:
+        self.bench = bench
+        self.spec = bench.emma_spec()
+        self.base = bare_spec(self.spec)
+        self.variants = [Variant(name, bench.variant_spec(name)) for name in bench.emma]
+        self.peers = {name: bench.peer_spec(name) for name in bench.peers}
+        training = self.spec.resolved_training
+        self.peer_epochs = bench.protocol.peer_epochs or training.base_epochs + training.epochs
 
     def train_seed(self, data: SeedData) -> dict[str, TrainedModel]:
         """Every method, by name, in table order."""
-        config, loss = self.config, seed_loss(data, self.config)
-        base = train_base_model(self.factory, data, config, loss)
+        spec, loss = self.spec, seed_loss(data, self.spec)
+        base = train_base_model(self.base, data, loss)
         trained = {
             EARLY_FUSION: base,
-            NOISE_AUGMENTATION: train_without_model(base.model, data, config, loss),
+            NOISE_AUGMENTATION: train_without_model(base.model, spec, data, loss),
         }
         fitted: EmmaModel | None = None
-        for name, patch in self.bench.emma.items():
-            trained[name] = train_variant(
-                self.factory,
-                data,
-                config,
-                Variant(name, patch),
-                base.model,
-                loss,
-                estimators_from=fitted,
+        for variant in self.variants:
+            trained[variant.name] = train_variant(
+                variant, data, base.model, loss, estimators_from=fitted
             )
-            fitted = fitted or trained[name].model
-        for name, factory in self.peers.items():
-            trained[name] = train_on_mix(factory, data, config, self.peer_epochs, name)
+            fitted = fitted or trained[variant.name].model
+        for name, peer in self.peers.items():
+            trained[name] = train_on_mix(peer, data, spec, self.peer_epochs, name)
         return trained

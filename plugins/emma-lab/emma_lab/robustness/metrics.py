@@ -19,15 +19,15 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from emma_lab.experiments.comparison import TrainedModel
 from emma_lab.metrics.calibration import expected_calibration_error
 from emma_lab.metrics.detection import corruption_detection_auroc, error_detection_auroc
 from emma_lab.metrics.metrics import task_metric
 from emma_lab.metrics.robustness import area_under_curve, effective_robustness
+from emma_lab.robustness.protocol import Condition, noise_name
 from emma_plugins.networks.interfaces import HasQualityScores, HasUncertainty
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.loss import positive_scores
-from emma_lab.experiments.comparison import TrainedModel
-from emma_lab.robustness.protocol import Condition, noise_name
 
 #: Metric columns of a condition row, with what the report calls them.
 CONDITION_METRICS = {

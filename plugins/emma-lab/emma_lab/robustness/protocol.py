@@ -17,10 +17,10 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from emma_plugins.corruptions import CorruptionScheme, GaussianNoise, MissingMode, make_corruption
-from emma_plugins.training.batches import TensorSplit
 from emma_lab.experiments.protocol import SeedData, corrupted_copy, noise_grid
 from emma_lab.robustness.suite import ProtocolSpec
+from emma_plugins.corruptions import CorruptionScheme, GaussianNoise, MissingMode, make_corruption
+from emma_plugins.training.batches import TensorSplit
 
 #: Condition families, in table order.
 FAMILIES = ("clean", "noise", "ood", "missing", "multi")

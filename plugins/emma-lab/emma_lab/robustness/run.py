@@ -4,7 +4,7 @@ the best peer on validation, compare EMMA with it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +13,17 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
-from emma_plugins.sources import MultiModalData
-from emma_lab.metrics.stats import PairedComparison
-from emma_lab.threads import torch_threads
+from emma_lab.experiments.comparison import Experiment
 from emma_lab.experiments.protocol import SeedData
-from emma_lab.experiments.runner import load_data, select_modes, table_config
-from emma_lab.experiments.comparison import TableConfig
+from emma_lab.experiments.runner import load_data, select_modes
+from emma_lab.metrics.stats import PairedComparison
 from emma_lab.robustness.methods import MethodTrainer, method_infos
 from emma_lab.robustness.metrics import robustness_frame, score_methods
 from emma_lab.robustness.protocol import build_conditions, condition_names
 from emma_lab.robustness.selection import choose_best_peer, compare_with_peer, validation_rows
 from emma_lab.robustness.suite import BenchSpec
+from emma_lab.threads import torch_threads
+from emma_plugins.sources import MultiModalData
 
 #: The method the effective robustness is measured against (MultiBench's reference).
 LATE_FUSION = "late_fusion"
@@ -82,25 +82,22 @@ def run_seed(trainer: MethodTrainer, data: SeedData) -> SeedRecords:
     )
 
 
-def bench_config(bench: BenchSpec, seeds: Sequence[int]) -> TableConfig:
-    """Training settings from the bench's spec, over ``seeds``."""
-    return replace(table_config(bench.emma_spec(), progress=False), seeds=list(seeds))
-
-
-def _setup(bench: BenchSpec, data: MultiModalData, config: TableConfig) -> dict[str, Any]:
-    peer_epochs = bench.protocol.peer_epochs or config.base_epochs + config.epochs
+def _setup(bench: BenchSpec, data: MultiModalData, seeds: Sequence[int]) -> dict[str, Any]:
+    training = bench.emma_spec().resolved_training
+    peer_epochs = bench.protocol.peer_epochs or training.base_epochs + training.epochs
     protocol = bench.protocol
+    corruption = training.corruption
     return {
         "data set": f"{data.name} ({len(data)} samples; modes "
         + ", ".join(f"{m} [{len(c)}]" for m, c in data.modes.items())
         + f"; {data.n_classes} classes)",
-        "seeds": config.seeds,
-        "training corruption": f"{config.clean_fraction:.0%} clean, the rest split evenly over "
-        f"one-mode Gaussian noise sigma={config.sigma}",
-        "epochs": f"early fusion {config.base_epochs} (clean); noise augmentation and EMMA "
-        f"+{config.epochs} on the corrupted mix; peers {peer_epochs} from scratch on the "
+        "seeds": list(seeds),
+        "training corruption": f"{corruption.clean_fraction:.0%} clean, the rest split evenly "
+        f"over one-mode Gaussian noise sigma={corruption.sigma}",
+        "epochs": f"early fusion {training.base_epochs} (clean); noise augmentation and EMMA "
+        f"+{training.epochs} on the corrupted mix; peers {peer_epochs} from scratch on the "
         "corrupted mix; early stopping on validation",
-        "EMMA regularizers": f"lambda_c={config.lambda_c}, lambda_e={config.lambda_e}",
+        "EMMA regularizers": f"lambda_c={training.lambda_c}, lambda_e={training.lambda_e}",
         "noise levels": protocol.noise_levels,
         "ood": protocol.ood,
         "multi-mode noise": None
@@ -121,24 +118,25 @@ def run_benchmark(
     threads: int = 1,
 ) -> BenchResult:
     """The whole benchmark of one data set (already loaded, arranged as the spec's modes)."""
-    config = bench_config(bench, seeds)
-    trainer = MethodTrainer(bench, config)
-    modes = list(bench.emma_spec().mode_names)
+    trainer = MethodTrainer(bench)
+    experiment = Experiment.from_spec(
+        trainer.spec, seeds=seeds, include_emma=False, variants=[], baselines=[]
+    )
     validation: list[dict[str, Any]] = []
     scores: list[dict[str, Any]] = []
     with torch_threads(threads):
         for seed in tqdm(list(seeds), desc=f"{bench.name} seeds", disable=not progress):
-            seed_data = config.prepare(data, modes, seed)
+            seed_data = experiment.prepare(data, seed)
             records = run_seed(trainer, seed_data)
             validation += records.validation
             scores += records.scores
-    return summarise(bench, data, config, pd.DataFrame(validation), pd.DataFrame(scores))
+    return summarise(bench, data, seeds, pd.DataFrame(validation), pd.DataFrame(scores))
 
 
 def summarise(
     bench: BenchSpec,
     data: MultiModalData,
-    config: TableConfig,
+    seeds: Sequence[int],
     validation: pd.DataFrame,
     scores: pd.DataFrame,
 ) -> BenchResult:
@@ -163,5 +161,5 @@ def summarise(
         robustness=robustness,
         best_peer=best,
         comparisons=comparisons,
-        setup=_setup(bench, data, config),
+        setup=_setup(bench, data, seeds),
     )

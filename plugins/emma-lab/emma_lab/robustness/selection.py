@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from emma_lab.metrics.stats import PairedComparison, compare
-from emma_lab.experiments.protocol import SeedData, score
 from emma_lab.experiments.comparison import TrainedModel
+from emma_lab.experiments.protocol import SeedData, score
+from emma_lab.metrics.stats import PairedComparison, compare
 
 #: Curve summaries compared per mode, with their labels in tables and verdicts.
 ROBUSTNESS_MEASURES = (("area", "area"), ("effective_robustness", "effective rob."))

@@ -9,6 +9,7 @@ the bench files of a folder, so adding a data set is adding a file.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,12 +25,13 @@ from pydantic import (
     model_validator,
 )
 
-from emma_plugins.corruptions import make_corruption
+from emma_lab.spec import EARLY_FUSION, NOISE_AUGMENTATION
 from emma_plugins.core.errors import EmmaError, SpecError
 from emma_plugins.core.plugins import get_registry
-from emma_plugins.spec import EmmaSpec, parse_spec
+from emma_plugins.corruptions import make_corruption
+from emma_plugins.spec import EmmaSpec, TrainingSpec, parse_spec
 from emma_plugins.spec.load import READERS, read_spec_file
-from emma_lab.experiments.runner import deep_merge
+from emma_plugins.spec.overrides import AttentionOverrides, ComponentPatch, override
 
 #: Environment variable naming the folder of bench files.
 BENCH_DIR_ENV = "EMMA_BENCH_DIR"
@@ -37,8 +39,6 @@ BENCH_DIR_ENV = "EMMA_BENCH_DIR"
 PACKAGED_BENCH_DIR = Path(__file__).resolve().parents[1] / "bench_specs"
 #: The data sets ``emma bench robustness`` runs when none are named.
 DEFAULT_DATASETS = ("htru2", "mfeat")
-#: Names of the two methods every bench has (the spec's own network, twice).
-EARLY_FUSION, NOISE_AUGMENTATION = "early_fusion", "noise_augmentation"
 
 
 class MultiModeSpec(BaseModel):
@@ -109,16 +109,20 @@ class BenchSpec(BaseModel):
     name: str = Field(min_length=1, description="Name of the data set's benchmark.")
     description: str = Field("", description="One line shown in the report.")
     spec: dict[str, Any] = Field(description="The EMMA spec; its network is early fusion.")
-    peers: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Peer name -> network section (attention off)."
+    peers: dict[str, ComponentPatch] = Field(
+        default_factory=dict,
+        description="Peer name -> changes to the spec's network section (attention off); "
+        "a new kind replaces it.",
     )
-    emma: dict[str, dict[str, Any]] = Field(
+    emma: dict[str, AttentionOverrides] = Field(
         default_factory=lambda: {
-            "emma": {"modal_energy": {"kind": "coupled"}},
-            "emma_self_only": {"modal_energy": {"kind": "self_only"}},
+            "emma": AttentionOverrides.model_validate({"modal_energy": {"kind": "coupled"}}),
+            "emma_self_only": AttentionOverrides.model_validate(
+                {"modal_energy": {"kind": "self_only"}}
+            ),
         },
         min_length=1,
-        description="EMMA variant name -> patch of the spec's attention section.",
+        description="EMMA variant name -> changes to the spec's attention section.",
     )
     protocol: ProtocolSpec = Field(default_factory=ProtocolSpec)
     quick: QuickSpec = Field(default_factory=QuickSpec)
@@ -167,15 +171,26 @@ class BenchSpec(BaseModel):
         """The spec: its network is early fusion; with attention, EMMA."""
         return self._parse(self.spec, "spec")
 
+    def _derive(self, where: str, **overrides: Any) -> EmmaSpec:
+        try:
+            return override(self.emma_spec(), source=f"bench {self.name!r}: {where}", **overrides)
+        except SpecError as exc:
+            raise ValueError(str(exc)) from None
+
     def variant_spec(self, name: str) -> EmmaSpec:
-        """EMMA variant ``name``: the spec with its attention patch."""
-        patch = {"attention": {"enabled": True, **self.emma[name]}}
-        return self._parse(deep_merge(self.spec, patch), f"emma.{name}")
+        """EMMA variant ``name``: the spec with its attention enabled and changed."""
+        attention = self.emma[name]
+        if "enabled" not in attention.model_fields_set:
+            attention = attention.model_copy(update={"enabled": True})
+        return self._derive(f"emma.{name}", attention=attention)
 
     def peer_spec(self, name: str) -> EmmaSpec:
         """Peer ``name``: the spec with the peer's network and the attention disabled."""
-        patch = {"network": self.peers[name], "attention": {"enabled": False}}
-        return self._parse(deep_merge(self.spec, patch), f"peers.{name}")
+        return self._derive(
+            f"peers.{name}",
+            attention=AttentionOverrides(enabled=False),
+            network=self.peers[name],
+        )
 
     @property
     def alternatives(self) -> list[str]:
@@ -197,9 +212,10 @@ class BenchSpec(BaseModel):
         """Fewer seeds, every epoch count capped at ``quick.epochs``; the subset is taken
         when the data is loaded (`max_samples`)."""
         cap = self.quick.epochs
-        spec = deep_merge(self.spec, {})
+        spec = copy.deepcopy(self.spec)
         training = spec.setdefault("training", {})
-        for key, default in (("base_epochs", 30), ("epochs", 30)):
+        for key in ("base_epochs", "epochs"):
+            default = TrainingSpec.model_fields[key].default
             training[key] = min(int(training.get(key, default)), cap)
         estimators = get_registry("estimator")
         for mode in spec["modes"]:

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from _analysis_samples import MODES, SEEDS, trained_seeds
-
 from emma_lab.analyses import AttentionNoiseAnalysis, fan_out
 from emma_lab.analyses.attention_noise import shift_points
 

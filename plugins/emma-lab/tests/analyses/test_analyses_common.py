@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from emma_lab.metrics.metrics import task_metric
 from emma_lab.analyses import fan_out, normalised_area
 from emma_lab.analyses.common import (
     block_metric,
@@ -15,6 +13,8 @@ from emma_lab.analyses.common import (
     sigma_matrix,
     subsample,
 )
+from emma_lab.metrics.metrics import task_metric
+
 from emma_plugins.training.batches import TensorSplit
 
 

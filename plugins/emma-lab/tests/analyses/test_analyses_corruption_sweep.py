@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from _analysis_samples import MODES, SEEDS, trained_seeds
-
 from emma_lab.analyses import CorruptionSweepAnalysis, standard_analyses
 from emma_lab.experiments.sweeps import CorruptionSweep
 
@@ -28,7 +27,7 @@ def analysis() -> CorruptionSweepAnalysis:
 
 def test_curves_cover_every_model_sweep_and_level(analysis: CorruptionSweepAnalysis) -> None:
     result = analysis.results()
-    models = {"base", "without", "with"}
+    models = {"early_fusion", "noise_augmentation", "emma"}
     assert set(result.curves["model"]) == models and result.metric == "f1"
     assert len(result.curves) == len(SEEDS) * len(models) * len(SWEEPS) * 4  # clean + 3
     assert result.curves["value"].between(0, 1).all()
@@ -52,7 +51,7 @@ def test_detection_grows_with_the_level(analysis: CorruptionSweepAnalysis) -> No
 
 def test_attention_moves_off_the_swept_mode(analysis: CorruptionSweepAnalysis) -> None:
     attention = analysis.results().attention
-    assert set(attention["model"]) == {"with"}  # only EMMA models carry a report
+    assert set(attention["model"]) == {"emma"}  # only EMMA models carry a report
     assert set(attention["mode"]) == set(MODES)
     beta = attention[(attention["mode"] == "mean") & (attention.sweep == "mean: pixel_noise sigma")]
     clean = beta[beta["level"].isna()].set_index("seed")["attention"]
@@ -65,7 +64,7 @@ def test_attention_moves_off_the_swept_mode(analysis: CorruptionSweepAnalysis) -
 def test_comparisons_and_outputs(analysis: CorruptionSweepAnalysis, tmp_path: Path) -> None:
     result = analysis.results()
     labels = [(c.a, c.b) for c in result.comparisons]
-    assert labels == [("with", "without")] * 2 + [("with", "base")] * 2
+    assert labels == [("emma", "noise_augmentation")] * 2 + [("emma", "early_fusion")] * 2
     assert all("area under f1 over" in c.condition for c in result.comparisons)
     paths = analysis.write(tmp_path)
     for key in ("curves", "areas", "detection", "attention", "figure", "attention_figure"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _analysis_samples import MODES, fitted_estimators
-
 from emma_lab.analyses import PotentialNoiseAnalysis, spec_estimator_factory
 from emma_lab.experiments.comparison import SeedOutcome
 
@@ -51,7 +50,7 @@ def test_out_of_distribution_check_trains_on_one_class(analysis) -> None:
 
 def test_spec_factory_builds_fresh_seeded_estimators() -> None:
     _, outcome = fitted_estimators()
-    make = spec_estimator_factory(outcome.models["with"].spec)
+    make = spec_estimator_factory(outcome.models["emma"].spec)
     first, again, other = make("mean", 3), make("mean", 3), make("mean", 4)
     assert not first.is_fitted
     assert np.allclose(first.weight.detach(), again.weight.detach())
@@ -74,7 +73,7 @@ def test_outputs_and_markdown(analysis, tmp_path) -> None:
 
 def test_models_without_attention_are_refused() -> None:
     data, outcome = fitted_estimators()
-    bare = SeedOutcome([], [], {"with": outcome.models["with"].network}, {"with": 0.5})
+    bare = SeedOutcome([], [], {"emma": outcome.models["emma"].network}, {"emma": 0.5})
     with pytest.raises(ValueError, match="no attention module"):
         PotentialNoiseAnalysis(MODES)(data, bare)
     with pytest.raises(ValueError, match="detect_sigmas"):

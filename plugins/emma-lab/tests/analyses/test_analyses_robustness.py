@@ -5,13 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from _analysis_samples import MODES, SEEDS, trained_seeds
-
 from emma_lab.analyses import RobustnessAnalysis
 from emma_lab.analyses.robustness import curve_areas
 from emma_lab.experiments.protocol import score
 
 SIGMAS = (0.5, 1.0, 2.0, 3.0)
-MODELS = ("base", "without", "with")
+MODELS = ("early_fusion", "noise_augmentation", "emma")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +43,9 @@ def test_clean_point_is_each_models_protocol_score(analysis) -> None:
 
 def test_comparisons_cover_with_against_both_baselines_on_every_mode(analysis) -> None:
     comparisons = analysis.results().comparisons
-    assert [(c.a, c.b) for c in comparisons] == [("with", "without")] * 3 + [("with", "base")] * 3
+    assert [(c.a, c.b) for c in comparisons] == [("emma", "noise_augmentation")] * 3 + [
+        ("emma", "early_fusion")
+    ] * 3
     assert all(c.n == len(SEEDS) for c in comparisons)
     assert [m in c.condition for c, m in zip(comparisons, MODES * 2, strict=True)] == [True] * 6
 
@@ -78,4 +79,4 @@ def test_outputs_and_markdown(analysis, tmp_path) -> None:
 def test_unknown_model_is_named() -> None:
     data, outcome = trained_seeds()[0]
     with pytest.raises(KeyError, match="nope"):
-        RobustnessAnalysis(MODES, models=["with", "nope"])(data, outcome)
+        RobustnessAnalysis(MODES, models=["emma", "nope"])(data, outcome)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from _experiment_samples import breast_cancer_spec, small_data, tiny_config
-
+from _experiment_samples import small_data, tiny_experiment, tiny_spec
 from emma_lab.analyses import (
     AttentionNoiseAnalysis,
     PotentialNoiseAnalysis,
@@ -12,7 +11,6 @@ from emma_lab.analyses import (
     standard_analyses,
 )
 from emma_lab.experiments.runner import run_table_experiment
-from emma_plugins.spec import parse_spec
 
 MODES = ["mean", "error", "worst"]
 HEADINGS = (
@@ -37,9 +35,8 @@ def test_report_gets_every_section_figure_and_verdict(tmp_path) -> None:
     sigmas = (0.5, 1.5, 3.0)
     analyses = standard_analyses(MODES, sigmas=sigmas, max_rows=60)
     result, paths = run_table_experiment(
-        parse_spec(breast_cancer_spec()),
+        tiny_experiment(tiny_spec(evaluation={"seeds": [0, 1]})),
         small_data(),
-        tiny_config(seeds=[0, 1]),
         tmp_path,
         analyses=analyses,
     )
@@ -64,9 +61,8 @@ def test_report_gets_every_section_figure_and_verdict(tmp_path) -> None:
 
 def test_analyses_can_be_switched_off(tmp_path) -> None:
     _, paths = run_table_experiment(
-        parse_spec(breast_cancer_spec()),
+        tiny_experiment(),
         small_data(),
-        tiny_config(),
         tmp_path,
         analyses=False,
     )

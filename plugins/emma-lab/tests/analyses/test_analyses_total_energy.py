@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from _analysis_samples import SEEDS, trained_seeds
-
 from emma_lab.analyses import TotalEnergyAnalysis
 from emma_lab.experiments.protocol import score
 
@@ -37,7 +36,7 @@ def test_clean_metric_is_the_protocol_score(analysis) -> None:
     curves = analysis.results().curves
     for data, outcome in trained_seeds():
         clean = curves[(curves.seed == data.seed) & (curves.sigma == 0)].metric.item()
-        expected = score(outcome.models["with"], data.clean["test"], outcome.thresholds["with"])
+        expected = score(outcome.models["emma"], data.clean["test"], outcome.thresholds["emma"])
         assert clean == pytest.approx(expected)
 
 

@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 
 import pytest
+from emma_lab.commands.demo import DEFAULTS
 
 from emma_plugins import cli, get_registry
-from emma_lab.commands.demo import DEFAULTS
 
 
 def test_demo_is_a_registered_command_with_documented_defaults(

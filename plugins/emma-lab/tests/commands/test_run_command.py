@@ -70,5 +70,6 @@ def test_run_rejects_a_bad_variant_before_training(
     spec.write_text(yaml.safe_dump(bad))
     assert main(["run", str(spec), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "evaluation.variants['oops']" in err and "identity" in err
+    # refused while the spec is loaded, at the variant's key, as `emma validate` does
+    assert "evaluation.variants[0].attention.gate" in err and "identity" in err
     assert not (tmp_path / "o").exists()

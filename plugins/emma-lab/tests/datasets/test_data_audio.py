@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from emma_lab.datasets.audio import (
     LogMelConfig,
     fit_length,
@@ -13,6 +12,7 @@ from emma_lab.datasets.audio import (
     mel_filterbank,
     mel_to_hz,
 )
+
 from emma_plugins.core.errors import DataError
 
 

@@ -9,8 +9,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from local_http import closed_port_url, serve
-
 from emma_lab.datasets.download import (
     download_file,
     extract_tar,
@@ -18,6 +16,8 @@ from emma_lab.datasets.download import (
     fetch_archive,
     url_from_env,
 )
+from local_http import closed_port_url, serve
+
 from emma_plugins.core.errors import DataError
 
 PAYLOAD = b"1,2,3\r4,5,6"

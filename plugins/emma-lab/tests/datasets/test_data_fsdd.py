@@ -9,11 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _fsdd_samples import tone_hz, write_recordings
-from local_http import closed_port_url, serve
-from shared_data import shared_data_dir
-
 from emma_lab.datasets import fsdd
-from emma_plugins.sources import MultiModalData, split
 from emma_lab.datasets.audio import hz_to_mel
 from emma_lab.datasets.fsdd import (
     listing_fingerprint,
@@ -22,7 +18,11 @@ from emma_lab.datasets.fsdd import (
     read_wav,
     verify_checksums,
 )
+from local_http import closed_port_url, serve
+from shared_data import shared_data_dir
+
 from emma_plugins.core.errors import DataError
+from emma_plugins.sources import DataWarning, MultiModalData, split
 
 
 def sha256sums(folder: Path) -> str:
@@ -69,7 +69,8 @@ def test_seed_moves_validation_not_test(tmp_path: Path) -> None:
     assert a.predefined_split is not None and b.predefined_split is not None
     assert np.array_equal(a.predefined_split == "test", b.predefined_split == "test")
     assert not np.array_equal(a.predefined_split, b.predefined_split)
-    train, val, test = split(a, seed=0)
+    with pytest.warns(DataWarning, match="val split has fewer than 5 rows"):  # tiny, flagged
+        train, val, test = split(a, seed=0)
     assert (len(train), len(val), len(test)) == (70, 30, 100)
 
 
@@ -90,6 +91,24 @@ def test_checksums_are_enforced(tmp_path: Path) -> None:
     assert f"changed ['recordings/{paths[3].name}']" in message
     assert "not listed ['recordings/9_zed_0.wav']" in message
     assert f"missing ['recordings/{paths[5].name}']" in message
+
+
+def test_checksum_listing_with_a_bom_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "fsdd"
+    write_recordings(folder, takes=2)
+    (folder / "SHA256SUMS").write_bytes(b"\xef\xbb\xbf" + sha256sums(folder).encode())
+    verify_checksums(folder)  # the first recording's digest is not lost to the BOM
+    assert len(fsdd.parse_checksums("\ufeff" + sha256sums(folder))) == 40
+
+
+def test_a_malformed_checksum_line_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "fsdd"
+    write_recordings(folder, takes=2)
+    lines = sha256sums(folder).splitlines()
+    lines[2] = lines[2][:40] + "  recordings/x.wav"  # a truncated digest
+    (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"SHA256SUMS, line 3: expected '<64 hex digits>  <path>'"):
+        verify_checksums(folder)
 
 
 def test_bad_files_are_explained(tmp_path: Path) -> None:

@@ -1,19 +1,28 @@
-"""HTRU2: both line endings, header tolerance, download from a local server, real-data checks."""
+"""HTRU2: line endings, header, refused tables, download from a local server, real data."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from emma_lab.datasets import htru2
+from emma_lab.datasets.htru2 import load_htru2, read_htru2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from local_http import closed_port_url, serve
 from shared_data import shared_data_dir
 
-from emma_lab.datasets import htru2
-from emma_lab.datasets.htru2 import load_htru2, read_htru2
 from emma_plugins.core.errors import DataError
+from emma_plugins.sources import split
+
+TMP = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+NEWLINES = st.sampled_from(["\n", "\r", "\r\n"])
 
 
 def synthetic_rows(n: int = 30, seed: int = 0) -> list[str]:
@@ -54,6 +63,91 @@ def test_malformed_file_is_a_data_error(tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.csv", ["1,2,3,4,5,6,7,8,7"], "\n", True)
     with pytest.raises(DataError, match="class must be 0 or 1"):
         read_htru2(bad)
+
+
+def test_class_error_names_the_line(tmp_path: Path) -> None:
+    rows = synthetic_rows(5)
+    rows[3] = rows[3].rsplit(",", 1)[0] + ",2"
+    with pytest.raises(DataError, match=r"x\.csv, line 4, column 9 \(class\): 2; the class must"):
+        read_htru2(write(tmp_path / "x.csv", rows, "\n", True))
+
+
+@TMP
+@given(extra=st.integers(1, 3), at=st.integers(0, 9), newline=NEWLINES)
+def test_extra_columns_are_refused_wherever_they_are(
+    tmp_path: Path, extra: int, at: int, newline: str
+) -> None:
+    """The user's defect: an extra (last) column made the class a feature, silently."""
+    rows = [
+        ",".join(r.split(",")[:at] + ["1"] * extra + r.split(",")[at:]) for r in synthetic_rows()
+    ]
+    path = write(tmp_path / "HTRU_2.csv", rows, newline, True)
+    expected = f"{path}, line 1: found {9 + extra} fields, expected 9 (ip_mean, "
+    with pytest.raises(DataError, match=re.escape(expected)):
+        read_htru2(path)
+
+
+@TMP
+@given(dropped=st.integers(0, 8), row=st.integers(0, 29))
+def test_a_missing_column_is_refused(tmp_path: Path, dropped: int, row: int) -> None:
+    rows = synthetic_rows()
+    fields = rows[row].split(",")
+    rows[row] = ",".join(fields[:dropped] + fields[dropped + 1 :])
+    path = write(tmp_path / "HTRU_2.csv", rows, "\n", True)
+    with pytest.raises(DataError, match=rf"line {row + 1}: found 8 fields, expected 9"):
+        read_htru2(path)
+
+
+def test_a_header_with_another_column_count_is_refused(tmp_path: Path) -> None:
+    header = ",".join(f"col{i}" for i in range(10))
+    path = write(tmp_path / "h.csv", [header, *synthetic_rows()], "\n", True)
+    with pytest.raises(DataError, match=r"line 1 \(the header\): found 10 columns, expected 9"):
+        read_htru2(path)
+
+
+@TMP
+@given(newline=NEWLINES, header=st.booleans())
+def test_a_utf8_bom_costs_no_row(tmp_path: Path, newline: str, header: bool) -> None:
+    rows = synthetic_rows()
+    lines = [",".join(f"col{i}" for i in range(9)), *rows] if header else rows
+    plain = read_htru2(write(tmp_path / "a.csv", rows, "\n", True))
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + newline.join(lines).encode())
+    data = read_htru2(path)
+    assert len(data) == 30
+    assert data.features.equals(plain.features) and np.array_equal(data.target, plain.target)
+
+
+@TMP
+@given(
+    row=st.integers(0, 29),
+    column=st.integers(0, 8),
+    cell=st.sampled_from(["nan", "inf", "-Infinity", "", "n/a", "1e999", "?"]),
+    header=st.booleans(),
+)
+def test_a_bad_cell_names_file_line_and_column(
+    tmp_path: Path, row: int, column: int, cell: str, header: bool
+) -> None:
+    rows = synthetic_rows()
+    fields = rows[row].split(",")
+    fields[column] = cell
+    rows[row] = ",".join(fields)
+    lines = [",".join(f"col{i}" for i in range(9)), *rows] if header else rows
+    path = write(tmp_path / "HTRU_2.csv", lines, "\r", False)
+    name = [*htru2.IP_COLUMNS, *htru2.DM_SNR_COLUMNS, "class"][column]
+    where = f"{path}, line {row + 1 + int(header)}, column {column + 1} ({name}): "
+    with pytest.raises(DataError, match=re.escape(where)):
+        read_htru2(path)
+
+
+def test_a_huge_value_is_refused_before_it_is_scaled(tmp_path: Path) -> None:
+    rows = synthetic_rows(60)
+    fields = rows[12].split(",")
+    fields[5] = "1e308"
+    rows[12] = ",".join(fields)
+    data = read_htru2(write(tmp_path / "HTRU_2.csv", rows, "\n", True))
+    with pytest.raises(DataError, match=r"row 12, column 'dm_snr_std' is 1e\+308, beyond float32"):
+        split(data, seed=0)
 
 
 def test_reads_from_data_dir_argument(tmp_path: Path) -> None:

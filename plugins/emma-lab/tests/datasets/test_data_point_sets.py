@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from emma_lab.datasets import load_circle, load_wave
 
 

@@ -48,7 +48,7 @@ def test_example_runs_end_to_end_on_generated_audio(tmp_path: Path) -> None:
     write_recordings(tmp_path / "data" / "fsdd", takes=10)
     result = run(shortened(frames=16, seeds=[0, 1]), tmp_path, tmp_path / "data")
     scores = result["scores"]
-    models = {"base", "without", "with", "with[grad_norm]", "with[encodings]"}
+    models = {"early_fusion", "noise_augmentation", "emma", "emma[grad_norm]", "emma[encodings]"}
     assert {row["model"] for row in scores} == models
     full = [row["condition"] for row in scores if row["evaluation"] == "full_test"]
     expected = ["clean", "image_noisy", "audio_noisy", "image_missing", "audio_missing"]
@@ -61,7 +61,7 @@ def test_example_runs_end_to_end_on_generated_audio(tmp_path: Path) -> None:
     analyses = result["out"] / "analyses"
     for name in ("sweep_curves.csv", "sweep_detection.csv", "sweep_attention.png"):
         assert (analyses / name).exists(), name
-    assert (result["out"] / "checkpoints" / "seed0-with[encodings]").is_dir()
+    assert (result["out"] / "checkpoints" / "seed0-emma[encodings]").is_dir()
 
 
 def test_example_on_the_real_recordings(tmp_path: Path) -> None:
@@ -74,4 +74,4 @@ def test_example_on_the_real_recordings(tmp_path: Path) -> None:
         if row["evaluation"] == "full_test" and row["condition"] == "clean"
     }
     # Two modes of one digit: even two epochs read it far above chance (0.1).
-    assert clean["base"] > 0.6 and clean["with"] > 0.6, clean
+    assert clean["early_fusion"] > 0.6 and clean["emma"] > 0.6, clean

@@ -12,10 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from scipy.interpolate import RegularGridInterpolator
-
-from emma_plugins.core.errors import UnknownKindError
-from emma_plugins.estimators import TiedDAE
 from emma_lab.experiments.manifolds import (
     ExperimentISettings,
     GridEvaluation,
@@ -27,6 +23,10 @@ from emma_lab.experiments.manifolds import (
     run_manifold_experiment,
     summarize_energies,
 )
+from scipy.interpolate import RegularGridInterpolator
+
+from emma_plugins.core.errors import UnknownKindError
+from emma_plugins.estimators import TiedDAE
 
 Fitted = dict[str, tuple[TiedDAE, GridEvaluation]]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from emma_lab.experiments.protocol import noise_grid
+
 from emma_plugins.training.batches import TensorSplit
 
 

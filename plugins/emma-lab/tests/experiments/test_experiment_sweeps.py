@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 from _experiment_samples import breast_cancer_spec
-
-from emma_plugins.corruptions import PixelNoise, WhiteNoise
-from emma_plugins.core.errors import UnknownKindError
 from emma_lab.experiments.sweeps import CorruptionSweep, stack_splits, sweep_grid
+
+from emma_plugins.core.errors import UnknownKindError
+from emma_plugins.corruptions import PixelNoise, WhiteNoise
 from emma_plugins.spec import parse_spec
 from emma_plugins.training.batches import TensorSplit
 

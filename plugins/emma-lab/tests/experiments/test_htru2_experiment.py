@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
+from emma_lab.experiments.comparison import Experiment
+from emma_lab.experiments.runner import load_data, run_table_experiment
 from shared_data import shared_data_dir
 
-from emma_lab.experiments.runner import load_data, run_table_experiment, table_config
 from emma_plugins.spec import load_spec, parse_spec
 
 EXAMPLE = Path(__file__).resolve().parents[4] / "examples" / "htru2-reproduction.yaml"
@@ -19,17 +19,17 @@ def test_short_htru2_run_reproduces_the_protocol(tmp_path: Path) -> None:
     raw = full.to_dict()
     for mode in raw["modes"]:
         mode["estimator"]["epochs"] = 2
+    raw["training"] |= {"base_epochs": 1, "epochs": 1}
+    raw["evaluation"] |= {"seeds": [0], "noise_draws": 1}
     spec = parse_spec(raw)
     data = load_data(spec, data_dir)
     assert len(data) == 17_898 and list(spec.mode_names) == ["ip", "dm_snr"]
-    config = replace(
-        table_config(spec, progress=False), seeds=[0], base_epochs=1, epochs=1, noise_draws=1
-    )
-    result, paths = run_table_experiment(spec, data, config, tmp_path, analyses=False)
+    experiment = Experiment.from_spec(spec, progress=False)
+    result, paths = run_table_experiment(experiment, data, tmp_path, analyses=False)
     summary = result.summary()
     assert set(summary.condition) == {"clean", "ip_noisy", "dm_snr_noisy"}
     clean_base = summary[
-        (summary.model == "base")
+        (summary.model == "early_fusion")
         & (summary.condition == "clean")
         & (summary.evaluation == "full_test")
     ]["mean"].item()

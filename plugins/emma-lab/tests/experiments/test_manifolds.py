@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-
 from emma_lab.datasets.manifolds import circle, circle_curve, uniform_angles, wave, wave_curve
+
 from emma_plugins.core.errors import DataError
 
 

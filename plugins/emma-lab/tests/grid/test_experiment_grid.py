@@ -11,36 +11,35 @@ from typing import Any
 import pandas as pd
 import pytest
 import torch
-from _experiment_samples import breast_cancer_spec, small_data, tiny_config
-
-from emma_plugins.core.errors import EmmaError
-from emma_lab.grid import search as grid_module
+from _experiment_samples import breast_cancer_spec, small_data, tiny_spec
 from emma_lab.experiments import comparison as table_module
-from emma_lab.grid.search import GridConfig, GridResult, grid_points, run_grid
-from emma_lab.grid.runner import grid_config, run_grid_spec
 from emma_lab.experiments.protocol import SeedData
+from emma_lab.grid import search as grid_module
+from emma_lab.grid.runner import grid_of, run_grid_spec
+from emma_lab.grid.search import GridResult, grid_points, run_grid
+
+from emma_plugins.core.errors import EmmaError, SpecError
 from emma_plugins.spec import parse_spec
 from emma_plugins.training.batches import TensorSplit
 
-POINTS = grid_points([1e-3, 1e-1], [0.0, 1e-2], [1e-3])  # 2 x 2 x 1
+GRID = {
+    "rho": [1e-3, 1e-1],
+    "lambda_e": [0.0, 1e-2],
+    "lambda_c": [1e-3],
+    "top": 2,
+    "rerun_seeds": [0, 1],
+    "selection_seed": 7,
+    "workers": 1,
+}
+POINTS = grid_points(GRID["rho"], GRID["lambda_e"], GRID["lambda_c"])  # 2 x 2 x 1
 
 
-def _spec() -> Any:
-    return parse_spec(breast_cancer_spec())
+def _spec(**training: Any) -> Any:
+    return tiny_spec(training=training, evaluation={"grid": GRID})
 
 
-def _config(**overrides: Any) -> GridConfig:
-    settings: dict[str, Any] = dict(
-        points=POINTS,
-        table=tiny_config(),
-        top=2,
-        rerun_seeds=[0, 1],
-        selection_seed=7,
-        workers=1,
-        progress=False,
-    )
-    settings.update(overrides)
-    return GridConfig(**settings)
+def _run(out: Path, *, workers: int | None = None, **training: Any) -> GridResult:
+    return run_grid(_spec(**training), small_data(), out, workers=workers, progress=False)
 
 
 def _validation_view(result: GridResult) -> pd.DataFrame:
@@ -50,7 +49,7 @@ def _validation_view(result: GridResult) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[GridResult, Path]:
     out = tmp_path_factory.mktemp("grid")
-    return run_grid(_spec(), small_data(), _config(), out), out
+    return _run(out), out
 
 
 def _scrambled(data: SeedData) -> SeedData:
@@ -71,10 +70,10 @@ def test_ranking_uses_validation_data_only(
     reference: tuple[GridResult, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clean, _ = reference
-    # every seed of the grid is prepared through TableConfig.prepare -> table.prepare_seed
+    # every seed of the grid is prepared through Experiment.prepare -> prepare_seed
     original = table_module.prepare_seed
     monkeypatch.setattr(table_module, "prepare_seed", lambda *a, **k: _scrambled(original(*a, **k)))
-    scrambled = run_grid(_spec(), small_data(), _config(), tmp_path)
+    scrambled = _run(tmp_path)
     # a different test split leaves the ranking and every validation score unchanged...
     pd.testing.assert_frame_equal(_validation_view(scrambled), _validation_view(clean))
     assert scrambled.top == clean.top
@@ -96,10 +95,14 @@ def test_reruns_pair_top_configs_with_without(reference: tuple[GridResult, Path]
     result, _ = reference
     scores = result.reruns.scores
     assert set(scores["seed"]) == {0, 1}
-    assert set(scores["model"]) == {"base", "without", *[p.model_name for p in result.top]}
+    assert set(scores["model"]) == {
+        "early_fusion",
+        "noise_augmentation",
+        *[p.model_name for p in result.top],
+    }
     conditions = 1 + 3  # clean, then one noisy mode at a time
     assert len(result.reruns.comparisons) == 2 * conditions * len(result.top)
-    assert {c.b for c in result.reruns.comparisons} == {"without"}
+    assert {c.b for c in result.reruns.comparisons} == {"noise_augmentation"}
     assert all(c.n == 2 for c in result.reruns.comparisons)
 
 
@@ -108,7 +111,7 @@ def _count_trainings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     original = grid_module.train_variant
 
     def counting(*args: Any, **kwargs: Any) -> Any:
-        trained.append(args[3].name)
+        trained.append(args[0].name)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(grid_module, "train_variant", counting)
@@ -124,7 +127,7 @@ def test_resume_trains_only_the_missing_configurations(
     # an interrupted run: two configurations done, the third cut mid-line, no reruns yet
     (tmp_path / "grid.jsonl").write_text(selects[0] + selects[1] + selects[2][:40])
     trained = _count_trainings(monkeypatch)
-    resumed = run_grid(_spec(), small_data(), _config(), tmp_path)
+    resumed = _run(tmp_path)
     done = {json.loads(selects[i])["key"] for i in (0, 1)}
     assert sorted(trained) == sorted(p.key for p in POINTS if p.key not in done)
     after = (tmp_path / "grid.jsonl").read_text().splitlines(keepends=True)
@@ -137,7 +140,7 @@ def test_resume_trains_only_the_missing_configurations(
     pd.testing.assert_frame_equal(_validation_view(resumed), _validation_view(first))
     # a finished grid resumes without training anything
     trained.clear()
-    again = run_grid(_spec(), small_data(), _config(), tmp_path)
+    again = _run(tmp_path)
     assert trained == []
     assert len((tmp_path / "grid.jsonl").read_text().splitlines()) == len(after)
     pd.testing.assert_frame_equal(again.reruns.scores, resumed.reruns.scores)
@@ -148,16 +151,15 @@ def test_a_log_of_other_settings_is_refused(
 ) -> None:
     _, first_dir = reference
     (tmp_path / "grid.jsonl").write_bytes((first_dir / "grid.jsonl").read_bytes())
-    other = _config(table=tiny_config(epochs=3))
     with pytest.raises(EmmaError, match="different spec"):
-        run_grid(_spec(), small_data(), other, tmp_path)
+        _run(tmp_path, epochs=3)
 
 
 def test_two_workers_give_the_same_numbers_as_one(
     reference: tuple[GridResult, Path], tmp_path: Path
 ) -> None:
     one, _ = reference
-    two = run_grid(_spec(), small_data(), _config(workers=2), tmp_path)
+    two = _run(tmp_path, workers=2)
     pd.testing.assert_frame_equal(_validation_view(two), _validation_view(one))
     columns = ["seed", "model", "evaluation", "condition"]
     pd.testing.assert_frame_equal(
@@ -205,13 +207,16 @@ def test_outputs_and_report_list_the_top_configs_with_verdicts(tmp_path: Path) -
     assert "mean ± std" in report and " ± " in report
 
 
-def test_grid_config_checks_rho_against_the_importance_kind() -> None:
+def test_validation_checks_rho_against_the_importance_kind() -> None:
     spec = breast_cancer_spec()
-    spec["evaluation"] = {"grid": {"rho": [1e7]}}  # above the boltzmann bound
-    with pytest.raises(EmmaError, match=r"evaluation\.grid\.rho"):
-        grid_config(parse_spec(spec))
-    config = grid_config(parse_spec(breast_cancer_spec()), workers=3)
-    assert len(config.points) == 125 and config.workers == 3
+    spec["evaluation"] = {"grid": {"rho": [1e-2, 1e7]}}  # 1e7: above the boltzmann bound
+    with pytest.raises(SpecError) as caught:
+        parse_spec(spec)
+    assert [issue.location for issue in caught.value.issues] == ["evaluation.grid.rho[1]"]
+    assert "attention.importance.rho" in caught.value.issues[0].message
+    # without a grid section, the thesis' grid is checked when the grid runs
+    grid = grid_of(parse_spec(breast_cancer_spec()))
+    assert len(grid.rho) * len(grid.lambda_e) * len(grid.lambda_c) == 125
 
 
 def test_cli_runs_the_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

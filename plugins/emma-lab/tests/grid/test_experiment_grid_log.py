@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from emma_lab.grid.log import GridLog
 
 from emma_plugins.core.errors import EmmaError
-from emma_lab.grid.log import GridLog
 
 
 def test_appended_records_read_back_in_order(tmp_path: Path) -> None:

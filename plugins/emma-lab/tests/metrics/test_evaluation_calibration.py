@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from emma_lab.metrics.calibration import expected_calibration_error, top_label
 
 

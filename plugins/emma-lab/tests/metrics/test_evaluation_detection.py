@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from emma_lab.metrics.detection import (
     auroc,
     corruption_detection_auroc,

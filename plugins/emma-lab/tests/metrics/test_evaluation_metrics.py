@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, f1_score
-
 from emma_lab.metrics.metrics import binary_f1, task_metric
+from sklearn.metrics import accuracy_score, f1_score
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from emma_lab.metrics.robustness import (
     area_under_curve,
     effective_robustness,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from scipy import stats
-
 from emma_lab.metrics.stats import compare, paired_interval, verdict
+from scipy import stats
 
 
 def test_interval_matches_a_hand_computed_t_interval() -> None:

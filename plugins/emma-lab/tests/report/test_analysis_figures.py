@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from emma_lab.report.analysis_figures import (
     plot_bands,
     plot_histograms,

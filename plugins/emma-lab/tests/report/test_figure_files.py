@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from matplotlib.figure import Figure
-
 from emma_lab.report.atomic import save_figure
+from matplotlib.figure import Figure
 
 
 def test_save_figure_writes_a_png(tmp_path: Path) -> None:

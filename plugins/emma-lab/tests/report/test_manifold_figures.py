@@ -8,10 +8,9 @@ from pathlib import Path
 import matplotlib.image
 import numpy as np
 import pytest
-from PIL import Image
-
 from emma_lab.experiments.manifolds import GridEvaluation
 from emma_lab.report.manifold_figures import plot_heat_maps, plot_vector_fields
+from PIL import Image
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -7,8 +7,7 @@ import pytest
 import torch
 from _benchmark_samples import synthetic_scores
 from _experiment_samples import breast_cancer_spec, small_data
-
-from emma_plugins import build
+from emma_lab.experiments.protocol import prepare_seed
 from emma_lab.metrics.robustness import area_under_curve, effective_robustness
 from emma_lab.robustness.metrics import (
     MethodOutputs,
@@ -18,7 +17,8 @@ from emma_lab.robustness.metrics import (
     robustness_frame,
 )
 from emma_lab.robustness.protocol import Condition
-from emma_lab.experiments.protocol import prepare_seed
+
+from emma_plugins import build
 
 MODES = ["mean", "error", "worst"]
 

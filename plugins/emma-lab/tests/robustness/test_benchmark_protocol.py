@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import torch
 from _experiment_samples import small_data
-
+from emma_lab.experiments.protocol import prepare_seed
 from emma_lab.robustness.protocol import build_conditions, condition_names
 from emma_lab.robustness.suite import MultiModeSpec, ProtocolSpec
-from emma_lab.experiments.protocol import prepare_seed
 
 MODES = ["mean", "error", "worst"]
 

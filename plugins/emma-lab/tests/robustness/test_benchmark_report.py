@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 from _benchmark_samples import breast_cancer_bench, synthetic_scores
 from _experiment_samples import small_data
-
 from emma_lab.robustness.protocol import condition_names
 from emma_lab.robustness.report import (
     NOT_APPLICABLE,
@@ -20,7 +19,7 @@ from emma_lab.robustness.report import (
     score_table,
     write_report,
 )
-from emma_lab.robustness.run import BenchResult, bench_config, summarise
+from emma_lab.robustness.run import BenchResult, summarise
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -38,7 +37,7 @@ def _result() -> BenchResult:
             for m in bench.methods
         ]
     )
-    return summarise(bench, small_data(), bench_config(bench, [0, 1, 2]), validation, scores)
+    return summarise(bench, small_data(), [0, 1, 2], validation, scores)
 
 
 def test_tables_have_every_method_condition_and_verdict() -> None:

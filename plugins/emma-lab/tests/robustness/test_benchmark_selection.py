@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from _benchmark_samples import synthetic_scores
-
 from emma_lab.robustness.metrics import robustness_frame
 from emma_lab.robustness.selection import choose_best_peer, compare_with_peer
 

@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 from _benchmark_samples import BENCH_DIR
-
-from emma_plugins.core.errors import EmmaError, SpecError
 from emma_lab.robustness.suite import (
     BENCH_DIR_ENV,
     available_benches,
@@ -16,6 +14,8 @@ from emma_lab.robustness.suite import (
     parse_bench,
     resolve_benches,
 )
+
+from emma_plugins.core.errors import EmmaError, SpecError
 
 
 def _raw(name: str = "breast_cancer") -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 from _experiment_samples import breast_cancer_spec, small_data
+from emma_lab.experiments.protocol import prepare_seed
 
 from emma_plugins.assembly.builder import build
-from emma_lab.experiments.protocol import prepare_seed
 from emma_plugins.training.annealing import ColdnessAnnealing, compensate_initial_attention
 from emma_plugins.training.loop import FitConfig, evaluate_loss, fit
 from emma_plugins.training.loss import ClassificationLoss

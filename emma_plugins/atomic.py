@@ -1,6 +1,6 @@
 """Atomic file output: readers see the old file or the complete new one, never half of it.
 
-One implementation for every writer of the package: checkpoints, tables, reports, figures.
+One implementation for every writer: checkpoints here, and plugins' tables, reports, figures.
 """
 
 from __future__ import annotations

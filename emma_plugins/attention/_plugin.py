@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from emma_plugins.core.hookspecs import Register, hookimpl
 from emma_plugins.attention.correction import MinShift
 from emma_plugins.attention.cross_modal import MultiHeadCrossModal, MultiHeadParams
 from emma_plugins.attention.endogenous import SigmoidMask, SigmoidMaskParams
 from emma_plugins.attention.gate import IdentityGate, PerModeGate, SharedTanhGate, SharedTanhParams
 from emma_plugins.attention.importance import Boltzmann, BoltzmannParams
 from emma_plugins.attention.modal_energy import CoupledEnergy, CoupledParams, SelfEnergy
+from emma_plugins.core.hookspecs import Register, hookimpl
 
 
 @hookimpl

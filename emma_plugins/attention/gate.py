@@ -79,11 +79,6 @@ class SharedTanhGate(nn.Module):
         gain, bias = self._values()
         return torch.relu(torch.tanh(gain * importance - bias))
 
-    def importance_threshold(self) -> Tensor:
-        """``b_a / g_a``: the importance a mode must exceed to pass (5.6)."""
-        gain, bias = self._values()
-        return bias / gain
-
     def capacity(self) -> Tensor:
         """(5.9): ``(1/g_a) log(cosh(g_a - b_a) / cosh(b_a))``."""
         gain, bias = self._values()

@@ -80,15 +80,6 @@ class CoupledEnergy(SelfEnergy):
         self.off_diagonal: Tensor
         self.register_buffer("off_diagonal", off_diagonal.float(), persistent=False)
 
-    def shared_energy(self, log_energy: Tensor) -> Tensor:
-        """``e_ij`` for every pair, ``[N, M, M]``; the diagonal is 0 (for inspection; the
-        forward pass sums the pairs without materialising them for backward)."""
-        gamma = bounded(self.gamma, 0.0, 1.0)
-        weight = bounded(self.pair_weight, -1.0, 1.0) * self.off_diagonal
-        log_i = log_energy.unsqueeze(2)
-        log_j = log_energy.unsqueeze(1)
-        return torch.exp(torch.addcmul(log_j, gamma, log_i - log_j)) * weight
-
     def forward(self, potential: Tensor, present: Tensor) -> tuple[Tensor, Tensor]:
         energy = self.self_energy(potential)
         gamma = bounded(self.gamma, 0.0, 1.0)

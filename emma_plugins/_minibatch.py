@@ -8,10 +8,23 @@ it imports nothing from the package.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
+
+
+class NonFiniteLoss(ArithmeticError):
+    """A batch's loss was NaN or infinite; raised before that batch's step.
+
+    ``batch`` is 1-based, out of ``n_batches``; callers turn it into a
+    `emma_plugins.core.errors.TrainingError` that names what was training and the epoch.
+    """
+
+    def __init__(self, value: float, batch: int, n_batches: int) -> None:
+        super().__init__(f"loss {value} at batch {batch} of {n_batches}")
+        self.value, self.batch, self.n_batches = value, batch, n_batches
 
 
 def shuffled_batches(
@@ -43,14 +56,22 @@ def train_epoch(
     ``batch_loss(index)`` returns the loss of the samples at ``index``; the optimizer then
     takes one step and ``after_step()`` runs (to project constraints, say). The mean weighs
     each batch's loss by its size.
+
+    A NaN or infinite loss raises `NonFiniteLoss` before its backward pass and step, so
+    a diverging model never trains on, nor keeps, non-finite values. The check reads the
+    loss value that the mean needs anyway: no extra synchronisation.
     """
     total = 0.0
-    for index in shuffled_batches(n, batch_size, generator, device):
+    batches = shuffled_batches(n, batch_size, generator, device)
+    for number, index in enumerate(batches, start=1):
         loss = batch_loss(index)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise NonFiniteLoss(value, number, len(batches))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if after_step is not None:
             after_step()
-        total += float(loss.detach()) * len(index)
+        total += value * len(index)
     return total / max(n, 1)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import Tensor
 
-from emma_plugins._minibatch import shuffled_batches, train_epoch
+from emma_plugins._minibatch import NonFiniteLoss, shuffled_batches, train_epoch
 
 
 def test_shuffled_batches_cover_every_index_once_in_the_seeded_order() -> None:
@@ -70,3 +75,41 @@ def test_train_epoch_matches_a_plain_loop_for_the_same_seed() -> None:
     plain_losses, plain_weight = run(shared=False)
     assert shared_losses == plain_losses
     assert torch.equal(shared_weight, plain_weight)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 30),
+    batch_size=st.integers(1, 8),
+    position=st.floats(0.0, 1.0, exclude_max=True),
+    bad=st.sampled_from([float("nan"), float("inf"), -float("inf")]),
+)
+def test_a_non_finite_loss_stops_the_epoch_before_its_step(
+    n: int, batch_size: int, position: float, bad: float
+) -> None:
+    n_batches = -(-n // batch_size)
+    bad_batch = int(position * n_batches) + 1  # 1-based, the batch whose loss is bad
+    weight = torch.nn.Parameter(torch.zeros(()))
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    steps: list[float] = []
+    calls = 0
+
+    def batch_loss(index: Tensor) -> Tensor:
+        nonlocal calls
+        calls += 1
+        value = bad if calls == bad_batch else 1.0
+        return weight * value + value
+
+    with pytest.raises(NonFiniteLoss) as caught:
+        train_epoch(
+            optimizer,
+            n,
+            batch_size,
+            torch.Generator().manual_seed(0),
+            batch_loss,
+            after_step=lambda: steps.append(float(weight.detach())),
+        )
+    assert (caught.value.batch, caught.value.n_batches) == (bad_batch, n_batches)
+    assert not math.isfinite(caught.value.value)
+    assert len(steps) == bad_batch - 1  # the bad batch took no step
+    assert float(weight.detach()) == pytest.approx(-0.1 * (bad_batch - 1))  # nor changed the weight

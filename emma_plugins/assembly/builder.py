@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.assembly.size import check_parameters
 from emma_plugins.attention import EnergyAttention, build_attention
 from emma_plugins.core.contracts import check_component
 from emma_plugins.core.errors import SpecError
@@ -36,7 +37,9 @@ def as_spec(spec: SpecLike) -> EmmaSpec:
     )
 
 
-def build(spec: SpecLike, network: nn.Module | None = None) -> EmmaModel:
+def build(
+    spec: SpecLike, network: nn.Module | None = None, *, max_parameters: int | None = None
+) -> EmmaModel:
     """Assemble EMMA and the multi-modal network a spec describes.
 
     ``network`` replaces the spec's network with any ``nn.Module`` taking the list of
@@ -44,8 +47,15 @@ def build(spec: SpecLike, network: nn.Module | None = None) -> EmmaModel:
     zero batch of the declared shapes. Estimators are built unfitted (training stage 1
     fits them). Networks are initialised by torch's global generator: seed it first for
     repeatable weights.
+
+    Before anything is allocated, the parameters and buffers the spec builds are counted
+    on the ``meta`` device and a `SpecError` refuses more than ``max_parameters`` (default:
+    the environment variable ``EMMA_MAX_PARAMETERS``, else 100 million;
+    `emma_plugins.assembly.size`). A ``network`` passed in is not counted.
     """
+    path = str(spec) if isinstance(spec, str | os.PathLike) else None
     spec = as_spec(spec)
+    check_parameters(spec, max_parameters, network_given=network is not None, source=path)
     source = "spec" if network is None else "user"
     if network is None:
         network = _network_from_spec(spec)

@@ -29,6 +29,7 @@ from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.atomic import write_atomic
 from emma_plugins.core.errors import CheckpointError, SpecError
 from emma_plugins.spec import parse_spec
+from emma_plugins.spec.load import read_spec_text
 
 FORMAT = "emma-checkpoint"
 FORMAT_VERSION = 1
@@ -91,11 +92,17 @@ def save(model: EmmaModel, directory: str | os.PathLike[str]) -> Path:
     return target
 
 
-def load(directory: str | os.PathLike[str], network: nn.Module | None = None) -> EmmaModel:
+def load(
+    directory: str | os.PathLike[str],
+    network: nn.Module | None = None,
+    *,
+    max_parameters: int | None = None,
+) -> EmmaModel:
     """Rebuild the model saved in ``directory`` and load its weights; returned in eval mode.
 
     A checkpoint of a model built with a user network needs that network again:
-    ``load(directory, network=MyNet(...))``.
+    ``load(directory, network=MyNet(...))``. The stored spec's model is measured before it
+    is built, and refused above ``max_parameters`` (see `build`).
     """
     from safetensors import SafetensorError
     from safetensors.torch import load as load_tensors
@@ -112,14 +119,16 @@ def load(directory: str | os.PathLike[str], network: nn.Module | None = None) ->
             "load(directory, network=...)."
         )
     try:
-        spec = parse_spec(json.loads(spec_bytes), source=str(root / SPEC_FILE))
+        source = str(root / SPEC_FILE)
+        data = read_spec_text(spec_bytes.decode("utf-8"), ".json", source)
+        spec = parse_spec(data, source=source)
     except (SpecError, ValueError) as exc:
         raise CheckpointError(f"{root}: the stored spec is not valid here: {exc}") from exc
     try:
         tensors = load_tensors(weight_bytes)
     except SafetensorError as exc:
         raise CheckpointError(f"{root / WEIGHTS_FILE}: unreadable safetensors file: {exc}") from exc
-    model = build(spec, network=network)
+    model = build(spec, network=network, max_parameters=max_parameters)
     _check_tensors(root, model, tensors)
     model.load_state_dict(tensors, strict=True)
     return model.eval()
@@ -134,7 +143,7 @@ def _read_manifest(root: Path) -> dict[str, Any]:
         )
     try:
         manifest = json.loads(path.read_bytes())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise CheckpointError(f"{path}: unreadable manifest: {exc}") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an {FORMAT} manifest.")

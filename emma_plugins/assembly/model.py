@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from emma_plugins.attention import AttentionReport, EnergyAttention
 from emma_plugins.attention.module import checked_missing, zero_missing
-from emma_plugins.estimators import EnergyEstimator, as_tensor
+from emma_plugins.estimators import EnergyEstimator
 from emma_plugins.spec import EmmaSpec
 
-ModesInput = Mapping[str, Tensor] | Sequence[Tensor] | Tensor | np.ndarray
+#: One mode, or a table of all modes: a tensor, a numpy array, nested lists of numbers (or,
+#: for a table, a pandas DataFrame). Numbers of any real dtype are converted.
+ArrayInput = Tensor | np.ndarray | Sequence[Any]
+ModesInput = Mapping[str, ArrayInput] | Sequence[ArrayInput] | Tensor | np.ndarray
+
+#: numpy dtypes torch reads as they are; other real dtypes go through float64 first.
+_NUMPY_FLOATS = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
 class EmmaOutput(NamedTuple):
@@ -48,6 +57,8 @@ class EmmaModel(nn.Module):
         self.network_source = network_source
         self.attention = attention
         self.network = network
+        if attention is not None:
+            attention.name_modes(self.mode_names, [mode.estimator.kind for mode in spec.modes])
 
     @property
     def estimators(self) -> nn.ModuleList:
@@ -55,12 +66,24 @@ class EmmaModel(nn.Module):
         return self.attention.estimators if self.attention is not None else nn.ModuleList()
 
     # -- inputs ----------------------------------------------------------------------------
+    def input_dtype(self) -> tuple[torch.dtype, torch.device]:
+        """The dtype and device inputs are converted to: those of the first floating-point
+        parameter or buffer (the default dtype on the CPU for a model without any)."""
+        for tensor in itertools.chain(self.parameters(), self.buffers()):
+            if tensor.is_floating_point():
+                return tensor.dtype, tensor.device
+        return torch.get_default_dtype(), torch.device("cpu")
+
     def split(self, x: Tensor | np.ndarray) -> list[Tensor]:
-        """Cut a ``[N, sum of mode sizes]`` table into the modes, in spec order, reshaped."""
-        x = as_tensor(x) if isinstance(x, np.ndarray) else x
+        """Cut a ``[N, sum of mode sizes]`` table into the modes, in spec order, reshaped.
+
+        The table is converted to the model's dtype and device first (see `as_modes`).
+        """
         sizes = [mode.size for mode in self.spec.modes]
+        layout = " + ".join(f"{n} {s}" for n, s in zip(self.mode_names, sizes, strict=True))
+        expected = f"a [N, {sum(sizes)}] table ({layout} columns, in spec order)"
+        x = as_model_input(x, "the table", expected, *self.input_dtype())
         if x.dim() != 2 or x.shape[1] != sum(sizes):
-            layout = " + ".join(f"{n} {s}" for n, s in zip(self.mode_names, sizes, strict=True))
             raise ValueError(
                 f"split expects a [N, {sum(sizes)}] tensor ({layout} columns, in spec order); "
                 f"got shape {tuple(x.shape)}."
@@ -71,9 +94,15 @@ class EmmaModel(nn.Module):
         ]
 
     def as_modes(self, modes: ModesInput) -> list[Tensor]:
-        """Modes in spec order from a mapping by name, a sequence, or one 2-D table."""
-        if isinstance(modes, Tensor | np.ndarray):
-            return self.split(modes)
+        """Modes in spec order from a mapping by name, a sequence, or one 2-D table.
+
+        Each mode (or the table) may be a tensor, a numpy array or nested lists of real
+        numbers (float, int or bool, any precision): it is converted to the model's dtype and
+        device (`input_dtype`). Strings, objects, complex numbers and wrong shapes are
+        refused with an error naming the mode, what it got and what is expected.
+        """
+        if isinstance(modes, Tensor | np.ndarray) or _is_frame(modes):
+            return self.split(cast(Tensor | np.ndarray, modes))
         if isinstance(modes, Mapping):
             unknown = sorted(set(modes) - set(self.mode_names))
             absent = [name for name in self.mode_names if name not in modes]
@@ -90,13 +119,25 @@ class EmmaModel(nn.Module):
                 f"expected {len(self.mode_names)} modes ({', '.join(self.mode_names)}), "
                 f"got {len(ordered)}."
             )
+        dtype, device = self.input_dtype()
+        converted = []
         for name, shape, x in zip(self.mode_names, self.mode_shapes, ordered, strict=True):
-            if tuple(x.shape[1:]) != shape:
+            expected = f"[N, {', '.join(map(str, shape))}]"
+            tensor = as_model_input(x, f"mode {name!r}", expected, dtype, device)
+            if tuple(tensor.shape[1:]) != shape or tensor.dim() == 0:
                 raise ValueError(
-                    f"mode {name!r} has shape {tuple(x.shape)}; the spec declares samples of "
-                    f"shape {shape}, so pass [N, {', '.join(map(str, shape))}]."
+                    f"mode {name!r} has shape {tuple(tensor.shape)} ({_dtype_of(x)}); the spec "
+                    f"declares samples of shape {shape}, so pass {expected}."
                 )
-        return ordered
+            converted.append(tensor)
+        n = converted[0].shape[0]
+        for name, tensor in zip(self.mode_names, converted, strict=True):
+            if tensor.shape[0] != n:
+                raise ValueError(
+                    f"mode {name!r} has {tensor.shape[0]} samples but mode "
+                    f"{self.mode_names[0]!r} has {n}; every mode needs the same samples."
+                )
+        return converted
 
     # -- stage 1 ---------------------------------------------------------------------------
     def fit_estimators(self, modes: ModesInput, progress: bool = True) -> EmmaModel:
@@ -120,6 +161,8 @@ class EmmaModel(nn.Module):
     def forward(self, modes: ModesInput, missing: Tensor | None = None) -> EmmaOutput:
         """Logits and the attention report; ``missing`` ``[N, M]`` marks absent modes."""
         xs = self.as_modes(modes)
+        if missing is not None and not isinstance(missing, Tensor):
+            missing = torch.as_tensor(np.asarray(missing, dtype=bool))
         if self.attention is None:
             if missing is not None:
                 xs = zero_missing(xs, checked_missing(xs, missing))
@@ -128,5 +171,54 @@ class EmmaModel(nn.Module):
         if self.apply_to == "inputs":
             return EmmaOutput(self.network(self.attention.apply(xs, report)), report)
         network: Any = self.network  # has encode() and fuse(), checked by the builder
+        xs = zero_missing(xs, report.missing)  # invalid values never reach the encoders
         weighted = self.attention.apply(network.encode(xs), report)
         return EmmaOutput(network.fuse(weighted), report)
+
+
+def _is_frame(data: object) -> bool:
+    pandas = sys.modules.get("pandas")  # a frame exists only if pandas was imported
+    return pandas is not None and isinstance(data, pandas.DataFrame)
+
+
+def _dtype_of(data: object) -> str:
+    dtype = getattr(data, "dtype", None)
+    return f"dtype {dtype}" if dtype is not None else type(data).__name__
+
+
+def as_model_input(
+    data: object, what: str, expected: str, dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """``data`` (a tensor, numpy array, DataFrame or nested lists of real numbers) as a
+    tensor of ``dtype`` on ``device``; a `TypeError` naming ``what`` when it holds no real
+    numbers. A tensor already of that dtype and device is returned as it is."""
+    if isinstance(data, Tensor):
+        tensor = data
+    else:
+        if _is_frame(data):
+            data = cast(Any, data).to_numpy()
+        if not isinstance(data, np.ndarray | list | tuple | np.generic):
+            raise TypeError(
+                f"{what} is a {type(data).__name__}; expected a tensor, numpy array or nested "
+                f"lists of real numbers, {expected}."
+            )
+        try:
+            array = np.asarray(data)
+        except ValueError as err:  # ragged nested lists
+            raise TypeError(
+                f"{what} cannot be read as an array of numbers ({err}); expected {expected}."
+            ) from err
+        if array.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{what} has numpy dtype {array.dtype} (shape {array.shape}); expected real "
+                f"numbers (float, int or bool), {expected}."
+            )
+        if array.dtype not in _NUMPY_FLOATS:
+            array = array.astype(np.float64)
+        tensor = torch.from_numpy(np.require(array, requirements=["C", "W"]))  # 0-d stays 0-d
+    if tensor.is_complex():
+        raise TypeError(
+            f"{what} has dtype {tensor.dtype} (shape {tuple(tensor.shape)}); expected real "
+            f"numbers (float, int or bool), {expected}."
+        )
+    return tensor.to(device=device, dtype=dtype)

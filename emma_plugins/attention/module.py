@@ -11,6 +11,13 @@ it is left out of the other modes' shared energies and of the Boltzmann normalis
 gets ``alpha = beta = 0``, and its weighted output is exactly zero. A sample with every
 mode missing gets ``alpha = beta = 0`` everywhere.
 
+Invalid values: a present mode of a sample that holds a NaN or infinite value, or whose
+squared norm overflows (``|x|`` beyond about 1.8e19 in float32, such as ``1e30``), is
+*invalid*: it is treated as missing for that sample and flagged in the report's
+``invalid`` (and ``missing``), so one bad value cannot turn the sample's output, or any
+other sample, into NaN. An estimator that returns a non-finite score for a valid present
+mode is broken (a diverged fit, damaged weights): that is an `EstimatorError`.
+
 Constraints: stages hold them by projection in ``constrain_()``, called after each
 optimizer step, and read their parameters clamped in ``forward`` (see
 `emma_plugins.attention.constraints` for why).
@@ -27,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from emma_plugins.attention.report import AttentionReport, empty_mask
-from emma_plugins.core.errors import NotFittedError
+from emma_plugins.core.errors import EstimatorError, NotFittedError
 from emma_plugins.estimators import EnergyEstimator
 
 STAGE_SLOTS = ("correction", "modal_energy", "importance", "gate", "endogenous", "cross_modal")
@@ -68,6 +75,8 @@ class EnergyAttention(nn.Module):
                 )
         self.n_modes = len(estimators)
         self.energy_input = energy_input
+        self.mode_names: tuple[str, ...] = tuple(f"mode{i}" for i in range(self.n_modes))
+        self.estimator_kinds: tuple[str | None, ...] = (None,) * self.n_modes
         self.estimators = nn.ModuleList(estimators)
         self.estimators.requires_grad_(False)
         self.estimators.eval()
@@ -105,6 +114,16 @@ class EnergyAttention(nn.Module):
     def _estimators(self) -> list[EnergyEstimator]:
         return cast(list[EnergyEstimator], list(self.estimators))
 
+    def name_modes(
+        self, names: Sequence[str], estimator_kinds: Sequence[str | None] | None = None
+    ) -> None:
+        """Name the modes (and their estimators' kinds) for error messages."""
+        if len(names) != self.n_modes:
+            raise ValueError(f"name_modes: expected {self.n_modes} names, got {len(names)}.")
+        self.mode_names = tuple(names)
+        kinds = (None,) * self.n_modes if estimator_kinds is None else tuple(estimator_kinds)
+        self.estimator_kinds = kinds
+
     def train(self, mode: bool = True) -> EnergyAttention:
         """Switch the stages' mode; the frozen estimators always stay in eval mode."""
         super().train(mode)
@@ -120,8 +139,10 @@ class EnergyAttention(nn.Module):
 
     # -- steps 1-4 --------------------------------------------------------------------------
     def _check(
-        self, modes: Sequence[Tensor], missing: Tensor | None
-    ) -> tuple[list[Tensor], Tensor | None]:
+        self, modes: Sequence[Tensor], missing: Tensor | None, *, detect: bool = True
+    ) -> tuple[list[Tensor], Tensor, Tensor]:
+        """The modes with missing and invalid ones zeroed, the mask of both and the invalid
+        mask (``detect=False``: only the given ``missing``, nothing is flagged invalid)."""
         modes = list(modes)
         if len(modes) != self.n_modes:
             raise ValueError(f"Expected {self.n_modes} modes, got {len(modes)}.")
@@ -132,10 +153,12 @@ class EnergyAttention(nn.Module):
                     f"Mode {i} has shape {tuple(x.shape)}; every mode needs the batch first "
                     f"and {n} samples (like mode 0)."
                 )
-        if missing is None:
-            return modes, None
-        missing = checked_missing(modes, missing)
-        return zero_missing(modes, missing), missing
+        given = None if missing is None else checked_missing(modes, missing)
+        invalid = invalid_values(modes) if detect else empty_mask(n, len(modes), modes[0].device)
+        if given is not None:
+            invalid = invalid & ~given  # a mode given as missing is not also invalid
+        mask = invalid if given is None else given | invalid
+        return zero_missing(modes, mask), mask, invalid
 
     def _scores(self, modes: Sequence[Tensor]) -> Tensor:
         name = self.energy_input
@@ -153,18 +176,36 @@ class EnergyAttention(nn.Module):
                 )
         return torch.stack(columns, dim=1).to(modes[0].dtype)
 
-    def _evaluate(self, modes: list[Tensor], missing: Tensor | None) -> AttentionReport:
-        """Steps 1-4; ``missing is None`` (no mask given) skips all masking."""
+    def _check_scores(self, scores: Tensor, present: Tensor) -> None:
+        """An `EstimatorError` when a present, valid mode got a non-finite score (one
+        synchronisation per forward; the message is built only on failure)."""
+        bad = ~torch.isfinite(scores) & present
+        if not bool(bad.any()):
+            return
+        i = int(bad.any(dim=0).nonzero()[0])
+        count, valid = int(bad[:, i].sum()), int(present[:, i].sum())
+        value = float(scores[:, i][bad[:, i]][0])
+        kind = self.estimator_kinds[i]
+        estimator = self._estimators()[i]
+        label = estimator.label() if hasattr(estimator, "label") else type(estimator).__name__
+        named = f"estimator {kind!r} ({label})" if kind else f"estimator {label}"
+        raise EstimatorError(
+            f"The {named} of mode {self.mode_names[i]!r} returned a non-finite "
+            f"{self.energy_input} ({value}) for {count} of {valid} present samples whose "
+            "values are finite. Its weights are not usable (a diverged fit or damaged "
+            "weights): refit it on clean, finite data (EmmaModel.fit_estimators) or check "
+            "the estimator's parameters."
+        )
+
+    def _evaluate(self, modes: list[Tensor], missing: Tensor, invalid: Tensor) -> AttentionReport:
+        """Steps 1-4 on checked modes (missing and invalid ones zeroed, both in ``missing``)."""
         if not self._calibrated:
             self.calibrate_()
-        n = modes[0].shape[0]
-        keep: Callable[[Tensor, float], Tensor] = _unmasked
-        if missing is None:
-            missing = empty_mask(n, self.n_modes, modes[0].device)
-        else:
-            keep = _masker(~missing)
+        keep = _masker(~missing)
         present = ~missing
-        raw = keep(self._scores(modes), 0.0)
+        scores = self._scores(modes)
+        self._check_scores(scores, present)
+        raw = keep(scores, 0.0)
         potential = keep(self.correction(raw), math.e)
         self_energy, modal_energy = self.modal_energy(potential, present)
         log_importance = keep(self.importance(modal_energy, present), 0.0)
@@ -180,13 +221,14 @@ class EnergyAttention(nn.Module):
             importance=importance,
             attention=attention,
             missing=missing,
+            invalid=invalid,
             total_energy=modal_energy.sum(dim=1),
         )
 
     def evaluate(self, modes: Sequence[Tensor], missing: Tensor | None = None) -> AttentionReport:
         """Steps 1-4: potentials, modal energies, importance and attention of each mode."""
-        checked, mask = self._check(modes, missing)
-        return self._evaluate(checked, mask)
+        checked, mask, invalid = self._check(modes, missing)
+        return self._evaluate(checked, mask, invalid)
 
     # -- step 5 (+ chapter 7) ---------------------------------------------------------------
     def _weigh(
@@ -219,15 +261,15 @@ class EnergyAttention(nn.Module):
             return super().apply(modes)
         if report is None:
             raise TypeError("apply(modes, report): pass the report returned by evaluate().")
-        checked, _ = self._check(modes, report.missing)
+        checked, _, _ = self._check(modes, report.missing, detect=False)
         return self._weigh(checked, report, masked=True)
 
     def forward(
         self, modes: Sequence[Tensor], missing: Tensor | None = None
     ) -> tuple[list[Tensor], AttentionReport]:
-        checked, mask = self._check(modes, missing)
-        report = self._evaluate(checked, mask)
-        return self._weigh(checked, report, masked=mask is not None), report
+        checked, mask, invalid = self._check(modes, missing)
+        report = self._evaluate(checked, mask, invalid)
+        return self._weigh(checked, report, masked=True), report
 
     # -- summaries --------------------------------------------------------------------------
     def capacity(self) -> Tensor:
@@ -284,8 +326,21 @@ def zero_missing(modes: Sequence[Tensor], missing: Tensor) -> list[Tensor]:
     return [torch.where(_per_sample(missing[:, i], x), 0.0, x) for i, x in enumerate(modes)]
 
 
-def _unmasked(values: Tensor, fill: float) -> Tensor:
-    return values
+def invalid_values(modes: Sequence[Tensor]) -> Tensor:
+    """``[N, M]`` bool: True where a sample's mode holds a NaN or infinite value or its
+    squared norm overflows (summed in float32 at least), as ``1e30`` does in float32.
+
+    One reduction per mode, no loop over samples; integer and bool modes are always valid.
+    """
+    columns = []
+    for x in modes:
+        flat = x.flatten(1)
+        if flat.is_floating_point():
+            wide = flat if flat.element_size() >= 4 else flat.float()
+            columns.append(~torch.isfinite(wide.square().sum(dim=1)))
+        else:
+            columns.append(torch.zeros(x.shape[0], dtype=torch.bool, device=x.device))
+    return torch.stack(columns, dim=1)
 
 
 def _masker(present: Tensor) -> Callable[[Tensor, float], Tensor]:

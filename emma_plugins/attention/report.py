@@ -35,7 +35,10 @@ class AttentionReport:
     * ``self_energy``: ``e_i`` (5.1); ``modal_energy``: ``E_i`` (5.1-5.2).
     * ``log_importance``: ``log alpha_i``; ``importance``: ``alpha_i`` (5.4).
     * ``attention``: ``beta_i`` (5.5).
-    * ``missing``: bool, the mask the module was given (or all False).
+    * ``missing``: bool, the modes treated as missing: the mask the module was given (or
+      all False) plus the invalid ones.
+    * ``invalid``: bool, the present modes whose values were invalid (a NaN or infinite
+      value, or a squared norm that overflows), which the module treated as missing.
     * ``total_energy``: ``sum_i E_i`` over present modes, shape ``[N]`` (section 5.6).
     """
 
@@ -47,6 +50,7 @@ class AttentionReport:
     importance: Tensor
     attention: Tensor
     missing: Tensor
+    invalid: Tensor
     total_energy: Tensor
 
     @property
@@ -82,7 +86,7 @@ class AttentionReport:
             if f.name == "total_energy":
                 continue
             values = getattr(self, f.name).detach().cpu()
-            if f.name == "missing":
+            if f.name in ("missing", "invalid"):
                 values = values.bool()
             else:
                 values = values.double()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from emma_plugins.assembly.builder import build
+from emma_plugins.assembly.size import add_max_parameters_option
 from emma_plugins.assembly.summary import render_summary
-from emma_plugins.spec import load_spec
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -20,11 +20,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--modules", action="store_true", help="also print the full torch module tree"
     )
+    add_max_parameters_option(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    model = build(load_spec(args.spec))
+    model = build(args.spec, max_parameters=args.max_parameters)
     print(f"{args.spec}:")
     print(render_summary(model))
     if args.modules:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from emma_plugins.assembly.size import add_max_parameters_option, check_parameters
 from emma_plugins.core.errors import SpecError
 from emma_plugins.spec import EmmaSpec, load_spec
 
@@ -14,10 +15,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "validate",
         help="check spec files (exit 0 if all are valid, 2 otherwise)",
         description="Validate spec files (.yaml, .yml, .toml, .json) against the installed "
-        "plugins. Prints a one-line summary per valid file, or every problem with its "
-        "location in the spec.",
+        "plugins, and the size of the model each describes (counted without allocating it). "
+        "Prints a one-line summary per valid file, or every problem with its location in "
+        "the spec.",
     )
     parser.add_argument("specs", nargs="+", metavar="SPEC", help="spec file(s) to check")
+    add_max_parameters_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -44,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     for path in args.specs:
         try:
             spec = load_spec(path)
+            check_parameters(spec, args.max_parameters, source=path)
         except SpecError as exc:
             failed += 1
             print(exc, file=sys.stderr)

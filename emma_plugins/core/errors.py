@@ -33,6 +33,30 @@ class NotFittedError(EmmaError, RuntimeError):
     """A fitted statistic was used before `fit` computed it."""
 
 
+class TrainingError(EmmaError, RuntimeError):
+    """Training produced a non-finite loss, so the model it was training cannot be kept.
+
+    ``desc`` names what was training (the trainer's ``desc``: ``base``, ``with``, or the
+    estimator being fitted), ``epoch`` and ``batch`` where it happened (1-based; ``batch``
+    is None for a validation loss, ``epoch`` 0 for the validation loss before training).
+    """
+
+    def __init__(
+        self, message: str, *, desc: str = "", epoch: int | None = None, batch: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.desc, self.epoch, self.batch = desc, epoch, batch
+
+
+class EstimatorError(EmmaError, RuntimeError):
+    """An energy estimator produced non-finite values from finite inputs (a diverged fit,
+    damaged weights), when it was calibrated or when the attention module read it."""
+
+
+class TrainingWarning(UserWarning):
+    """Training ended without improving on the initial state (best epoch 0)."""
+
+
 @dataclass(frozen=True)
 class SpecIssue:
     """One problem in a spec: where it is (``modes[1].estimator.hidden``) and what is wrong."""

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from emma_plugins.core.errors import NotFittedError
+from emma_plugins.core.errors import EstimatorError, NotFittedError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,6 +56,8 @@ class EnergyEstimator(nn.Module):
         super().__init__()
         for name in self.score_names:
             self.register_buffer(f"{name}_min", torch.tensor(float("nan")))
+        #: Why the last calibration failed (non-finite scores), for `score_min`'s error.
+        self._nonfinite: str | None = None
 
     # -- the contract ----------------------------------------------------------------------
     def potential(self, x: Tensor) -> Tensor:
@@ -106,9 +108,28 @@ class EnergyEstimator(nn.Module):
         for chunk in x.split(batch_size):
             for name, value in self.scores(chunk).items():
                 minima[name] = torch.minimum(minima[name], value.detach().min())
+        values = torch.stack(list(minima.values()))
+        if not bool(torch.isfinite(values).all()):
+            self._nonfinite = self._nonfinite_message(minima)
+            for name in self.score_names:
+                getattr(self, f"{name}_min").fill_(float("nan"))  # no longer fitted
+            raise EstimatorError(self._nonfinite)
+        self._nonfinite = None
         for name, value in minima.items():
             getattr(self, f"{name}_min").copy_(value)
         return self
+
+    def _nonfinite_message(self, minima: dict[str, Tensor]) -> str:
+        found = ", ".join(f"{name} min = {float(value)}" for name, value in minima.items())
+        return (
+            f"{self.label()} produced non-finite values on its calibration data "
+            f"({found}). Its fit diverged (lower its learning rate or noise) or the data "
+            "holds NaN or infinite values: refit it on finite data."
+        )
+
+    def label(self) -> str:
+        """The estimator's class and parameters, as error messages name it."""
+        return f"{type(self).__name__}({self.extra_repr()})"
 
     def score_min(self, name: str) -> Tensor:
         """The fitted training minimum of score ``name``."""
@@ -119,6 +140,9 @@ class EnergyEstimator(nn.Module):
             )
         value: Tensor = getattr(self, f"{name}_min")
         if torch.isnan(value):
+            nonfinite: str | None = getattr(self, "_nonfinite", None)
+            if nonfinite is not None:
+                raise EstimatorError(nonfinite)
             raise NotFittedError(
                 f"{type(self).__name__} is not fitted: call .fit(data) or .calibrate(data) "
                 f"before using its {name!r} minimum."

@@ -105,6 +105,7 @@ class TiedDAE(EnergyEstimator):
             seed=self.seed,
             progress=progress,
             desc="fit dae",
+            name=self.label(),
         )
 
     def extra_repr(self) -> str:

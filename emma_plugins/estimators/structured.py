@@ -206,6 +206,7 @@ class StructuredEnergy(EnergyEstimator):
             seed=self.seed,
             progress=progress,
             desc=f"fit {type(self).__name__}",
+            name=self.label(),
         )
 
     def extra_repr(self) -> str:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from emma_plugins.sources.container import MultiModalData
+from emma_plugins.sources.container import MultiModalData, declares_task
 
 NAME = "breast_cancer"
 #: mode -> how its scikit-learn column names are recognised.
 MODE_PATTERNS = {"mean": "mean ", "error": " error", "worst": "worst "}
 
 
+@declares_task("binary", 2)
 def load_breast_cancer() -> MultiModalData:
     """569 samples, modes mean/error/worst (10 features each), binary target.
 

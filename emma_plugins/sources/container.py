@@ -7,9 +7,9 @@ grouping of those columns into modes; models get one float32 tensor per mode.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, cast
+from typing import Literal, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,25 @@ from emma_plugins.core.errors import DataError
 
 Task = Literal["binary", "multiclass", "unsupervised"]
 TASKS: tuple[str, ...] = ("binary", "multiclass", "unsupervised")
+FactoryT = TypeVar("FactoryT", bound=Callable[..., object])
+
+
+def declares_task(task: Task, n_classes: int) -> Callable[[FactoryT], FactoryT]:
+    """Mark a dataset factory with the task and class count its data always have.
+
+    The spec's cross-field checks then refuse an ``out_features`` that does not fit before
+    any data is loaded (``emma validate``): 1 for a binary task, ``n_classes`` for a
+    multi-class one. The attributes are ``factory.task`` and ``factory.n_classes``.
+    """
+
+    def mark(factory: FactoryT) -> FactoryT:
+        setattr(factory, "task", task)  # noqa: B010 - a function has no declared attribute
+        setattr(factory, "n_classes", n_classes)  # noqa: B010
+        return factory
+
+    return mark
+
+
 #: The values of a predefined split, one per row.
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 

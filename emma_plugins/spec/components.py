@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from emma_plugins.core.errors import SpecIssue
 from emma_plugins.core.registry import Registration
 
+#: The config of the spec's models and of every kind's parameters (`kind_model`): unknown
+#: keys are errors, and floats must be finite (``.inf``, ``nan``, ``1e400`` are refused).
+SPEC_MODEL_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)
+
 
 @dataclass(frozen=True)
 class Family:

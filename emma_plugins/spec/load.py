@@ -2,6 +2,14 @@
 
 Every failure is a `SpecError` naming the file, the location inside the spec and what to
 change; parse errors carry the line and column the parser reported.
+
+A spec file is untrusted input, so reading it is bounded (docs/spec.md, "Limits"): at most
+`MAX_SPEC_BYTES` bytes, collections nested at most `MAX_DEPTH` deep, and at most
+`MAX_SPEC_VALUES` values once YAML aliases are expanded (a "billion laughs" alias bomb of
+1 KB would otherwise expand to ~10^9 values in whatever walks the data next). Depth is
+checked before parsing without recursion (a bracket scan for JSON and TOML, a counter in
+the YAML composer), again on the parsed data, and a parser's `RecursionError` is turned
+into the same message as a last resort.
 """
 
 from __future__ import annotations
@@ -9,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,15 +35,51 @@ if TYPE_CHECKING:
     import yaml
 
 
+#: Largest spec file read, in bytes (1 MiB); a spec describes a model, data live elsewhere.
+MAX_SPEC_BYTES = 1 << 20
+#: Deepest nesting of collections (mappings, lists, tables) in a spec file.
+MAX_DEPTH = 64
+#: Most values (collections and scalars) in a spec once YAML aliases are expanded.
+MAX_SPEC_VALUES = 100_000
+
+
+class SpecLimitError(ValueError):
+    """A spec file goes beyond one of the reading limits (size, depth, expanded values)."""
+
+
+def _too_deep(where: str = "") -> SpecLimitError:
+    return SpecLimitError(
+        f"{where}collections are nested more than {MAX_DEPTH} levels deep; spec files are "
+        f"limited to {MAX_DEPTH} levels (a spec needs a handful)"
+    )
+
+
 @functools.cache
 def _unique_key_loader() -> type[yaml.SafeLoader]:
-    """Safe YAML loading that refuses a key given twice in one mapping (YAML keeps the last).
+    """Safe YAML loading that refuses a key given twice in one mapping (YAML keeps the last)
+    and collections nested deeper than `MAX_DEPTH` (checked while composing, so the
+    composer's recursion stays shallow).
 
     Built on first use, so that ``import emma_plugins`` does not import yaml.
     """
     import yaml
 
     class UniqueKeyLoader(yaml.SafeLoader):
+        _emma_depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            opens = self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent)
+            if opens:
+                self._emma_depth += 1
+                if self._emma_depth > MAX_DEPTH:
+                    mark = self.peek_event().start_mark
+                    raise _too_deep(f"line {mark.line + 1}, column {mark.column + 1}: ")
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                if opens:
+                    self._emma_depth -= 1
+
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
             seen: set[Any] = set()
             for key_node, _ in node.value:
@@ -65,7 +110,41 @@ def _read_yaml(text: str) -> Any:
         raise ValueError(str(exc)) from None
 
 
+#: Tokens of a bracket scan: strings (whose brackets do not count), comments, brackets.
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
+_TOML_TOKENS = re.compile(
+    r'"""(?:[^\\]|\\[\s\S])*?"""|\'\'\'[\s\S]*?\'\'\''
+    r'|"(?:[^"\\\n]|\\.)*"?|\'[^\'\n]*\'?|#[^\n]*|[\[\]{}]'
+)
+
+
+def _check_bracket_depth(text: str, tokens: re.Pattern[str]) -> None:
+    """Refuse text whose brackets nest deeper than `MAX_DEPTH`, before a recursive parser
+    sees it; brackets inside strings and comments do not count. Unbalanced brackets are
+    left to the parser to report."""
+    depth = 0
+    for match in tokens.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = text.count("\n", 0, match.start()) + 1
+                raise _too_deep(f"line {line}: ")
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+
+
+#: A dotted TOML key (``a.b.c``, a table header or a key) of more than `MAX_DEPTH` parts:
+#: each part nests one level, and tomllib takes time quadratic in the number of parts.
+_TOML_KEY_PART = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
+_TOML_DEEP_KEY = re.compile(rf"{_TOML_KEY_PART}(?:[ \t]*\.[ \t]*{_TOML_KEY_PART}){{{MAX_DEPTH},}}")
+
+
 def _read_toml(text: str) -> Any:
+    _check_bracket_depth(text, _TOML_TOKENS)
+    deep_key = _TOML_DEEP_KEY.search(text)
+    if deep_key is not None:
+        raise _too_deep(f"line {text.count(chr(10), 0, deep_key.start()) + 1}: a dotted key: ")
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on Python 3.10 only
@@ -86,6 +165,7 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _read_json(text: str) -> Any:
+    _check_bracket_depth(text, _JSON_TOKENS)
     try:
         return json.loads(text, object_pairs_hook=_unique_pairs)
     except json.JSONDecodeError as exc:
@@ -104,25 +184,70 @@ def _file_error(source: str, message: str) -> SpecError:
     return SpecError(f"{source}: {message}", source=source, issues=[SpecIssue("", message)])
 
 
-def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The raw mapping in a spec file, chosen by extension; not yet validated."""
-    path = Path(path)
-    source = str(path)
-    suffix = path.suffix.lower()
+def check_spec_shape(data: Any) -> None:
+    """Refuse data nested deeper than `MAX_DEPTH` or holding more than `MAX_SPEC_VALUES`
+    values with every shared collection (a YAML alias) counted once per use.
+
+    Walks without recursion and visits each distinct collection once, so an alias bomb
+    costs as little to measure as it took to write; a collection that contains itself
+    (a recursive YAML alias) is refused.
+    """
+    sizes: dict[int, tuple[int, int]] = {}  # id -> (values, depth) of finished collections
+    open_ids: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        item, children_done = stack.pop()
+        if not isinstance(item, dict | list | tuple):
+            continue
+        key = id(item)
+        children = list(item.keys()) + list(item.values()) if isinstance(item, dict) else item
+        if children_done:
+            open_ids.discard(key)
+            values, depth = 1, 1
+            for child in children:
+                child_values, child_depth = sizes.get(id(child), (1, 0))
+                values += child_values
+                depth = max(depth, child_depth + 1)
+            if depth > MAX_DEPTH:
+                raise _too_deep()
+            if values > MAX_SPEC_VALUES:
+                raise SpecLimitError(
+                    f"the spec expands to more than {MAX_SPEC_VALUES} values (a YAML alias "
+                    f"counts again each time it is used); spec files are limited to "
+                    f"{MAX_SPEC_VALUES} values"
+                )
+            sizes[key] = (values, depth)
+            continue
+        if key in sizes:
+            continue
+        if key in open_ids:
+            raise SpecLimitError(
+                "a YAML alias refers to a collection that contains it; spec files cannot "
+                "be recursive"
+            )
+        open_ids.add(key)
+        stack.append((item, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def read_spec_text(text: str, suffix: str, source: str) -> dict[str, Any]:
+    """The raw mapping in the text of a spec file of type ``suffix`` (``.yaml``, ...),
+    parsed within the reading limits; not yet validated. ``source`` names it in errors."""
     if suffix not in READERS:
         known = ", ".join(READERS)
         raise _file_error(source, f"unsupported extension {suffix or '(none)'!r}; use {known}")
     fmt, reader = READERS[suffix]
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise _file_error(source, "spec file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _file_error(source, f"cannot read the spec file: {exc}") from None
+    if len(text) > MAX_SPEC_BYTES or len(text.encode("utf-8")) > MAX_SPEC_BYTES:
+        raise _file_error(source, _too_large())
     if not text.strip():
         raise _file_error(source, "the spec file is empty; start from examples/htru2.yaml")
     try:
         data = reader(text)
+        check_spec_shape(data)
+    except SpecLimitError as exc:
+        raise _file_error(source, str(exc)) from None
+    except RecursionError:  # a last resort: the scans above refuse deep nesting first
+        raise _file_error(source, str(_too_deep())) from None
     except ValueError as exc:
         raise _file_error(source, f"not valid {fmt}: {exc}") from None
     if not isinstance(data, dict):
@@ -132,6 +257,39 @@ def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{type(data).__name__}",
         )
     return data
+
+
+def _too_large() -> str:
+    return (
+        f"the spec file is larger than {MAX_SPEC_BYTES} bytes (1 MiB), the limit for spec "
+        "files; a spec describes a model, its data belong in data files"
+    )
+
+
+def read_spec_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The raw mapping in a spec file, chosen by extension; not yet validated.
+
+    At most `MAX_SPEC_BYTES` are read, whatever the file claims to be (a FIFO, a device).
+    """
+    path = Path(path)
+    source = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in READERS:
+        return read_spec_text("", suffix, source)  # refuses the extension
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
+    except FileNotFoundError:
+        raise _file_error(source, "spec file not found") from None
+    except OSError as exc:
+        raise _file_error(source, f"cannot read the spec file: {exc}") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise _file_error(source, _too_large())
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _file_error(source, f"cannot read the spec file: {exc}") from None
+    return read_spec_text(text, suffix, source)
 
 
 def parse_spec(

@@ -24,7 +24,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -35,7 +34,13 @@ from emma_plugins.attention import DEFAULT_STAGES, STAGE_SLOTS
 from emma_plugins.attention.build import SHAPED_SLOTS
 from emma_plugins.core.contracts import factory_keyword_problems
 from emma_plugins.core.errors import SpecIssue
-from emma_plugins.spec.components import ComponentSpec, CrossFieldError, Family, component_default
+from emma_plugins.spec.components import (
+    SPEC_MODEL_CONFIG,
+    ComponentSpec,
+    CrossFieldError,
+    Family,
+    component_default,
+)
 from emma_plugins.spec.sections import DataSpec, TrainingSpec
 
 SPEC_VERSION = 1
@@ -53,7 +58,24 @@ INPUT_ONLY_SLOTS: tuple[str, ...] = tuple(SHAPED_SLOTS)
 #: (`emma_plugins.spec.overrides.override`).
 DERIVED = "emma_derived_spec"
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_.-]*\Z")
+#: Longest name of a mode (or of a plugin's named entry, `check_name`).
+MAX_NAME_LENGTH = 100
+
+
+def check_name(name: str, what: str) -> str:
+    """``name`` if it is a valid name of a mode, or of anything that may become a file or
+    folder name (a variant, a baseline): letters, digits, ``_``, ``.`` and ``-``, starting
+    with a letter or ``_`` (so never ``.``, ``..`` or a path), at most `MAX_NAME_LENGTH`
+    characters; otherwise a ``ValueError`` that says so, naming it ``what``."""
+    if not _NAME.match(name):
+        raise ValueError(
+            f"{what} {name!r} must start with a letter or _ and use only letters, "
+            "digits, _, . and -"
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"{what} is {len(name)} characters long; at most {MAX_NAME_LENGTH}")
+    return name
 
 
 def is_derived(info: ValidationInfo) -> bool:
@@ -72,7 +94,7 @@ def _size(shape: tuple[int, ...]) -> int:
 class ModeSpec(BaseModel):
     """One mode: its name, the shape of one sample, where it comes from, its estimator."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
     name: str = Field(description="Unique name of the mode (letters, digits, _ . -).")
     shape: tuple[Annotated[int, Field(ge=1)], ...] | None = Field(
@@ -95,12 +117,7 @@ class ModeSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, name: str) -> str:
-        if not _NAME.match(name):
-            raise ValueError(
-                f"mode name {name!r} must start with a letter or _ and use only letters, "
-                "digits, _, . and -"
-            )
-        return name
+        return check_name(name, "mode name")
 
     @field_validator("columns")
     @classmethod
@@ -161,7 +178,7 @@ def _stage_field(slot: str, description: str) -> Any:
 class AttentionSpec(BaseModel):
     """The attention module: one entry per stage slot, and where its weights apply."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
     enabled: bool = Field(
         True, description="false: the network alone, e.g. the baseline of the same spec."
@@ -204,7 +221,7 @@ class AttentionSpec(BaseModel):
 class EmmaSpec(BaseModel):
     """A complete spec: modes, attention, network and output size, plus optional sections."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
     spec_version: Literal[1] = Field(description="Version of the spec format; this is 1.")
     modes: list[ModeSpec] = Field(description="The modes, in the order the network takes them.")
@@ -304,6 +321,7 @@ def _cross_field_issues(spec: EmmaSpec, *, sections: bool = True) -> Iterator[Sp
         }
         contexts.append(("network", spec.network, network_context))
     yield from _corrupted_mode_issues(spec)
+    yield from _output_issues(spec)
     if sections:
         yield from _section_issues(spec)
     for location, component, context in contexts:
@@ -345,6 +363,30 @@ def _corrupted_mode_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
         return
     for mode in spec.training.corruption.per_mode:
         yield from unknown_mode_issue(spec, f"training.corruption.per_mode.{mode}", mode)
+
+
+def _output_issues(spec: EmmaSpec) -> Iterator[SpecIssue]:
+    """``out_features`` must fit the task the data set kind declares (``task`` and
+    ``n_classes`` on its factory, `emma_plugins.sources.container.declares_task`): one logit
+    for a binary task, one per class otherwise. Other kinds are checked when loaded."""
+    registration = type(spec.data.dataset).registration if spec.data is not None else None
+    if registration is None:
+        return
+    task = getattr(registration.factory, "task", None)
+    n_classes = getattr(registration.factory, "n_classes", None)
+    out = spec.out_features
+    if task == "binary" and out != 1:
+        yield SpecIssue(
+            "out_features",
+            f"data set {registration.kind!r} is a binary task, so the network gives one logit "
+            f"(its metric is F1 of class 1): set out_features: 1, not {out}",
+        )
+    elif task == "multiclass" and isinstance(n_classes, int) and out != n_classes:
+        yield SpecIssue(
+            "out_features",
+            f"data set {registration.kind!r} has {n_classes} classes, so the network gives one "
+            f"logit per class: set out_features: {n_classes}, not {out}",
+        )
 
 
 def unknown_mode_issue(spec: EmmaSpec, location: str, mode: str) -> Iterator[SpecIssue]:

@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from emma_plugins.core.errors import SpecError
-from emma_plugins.spec.components import ComponentSpec, Family
+from emma_plugins.spec.components import SPEC_MODEL_CONFIG, ComponentSpec, Family
 from emma_plugins.spec.issues import issues_from
 from emma_plugins.spec.models import DERIVED, AttentionSpec, EmmaSpec
 from emma_plugins.spec.sections import TrainingSpec
@@ -92,7 +92,7 @@ def _merged(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]
 class _Partial(_Changes):
     """Base of the models `partial_model` derives; ``source`` is the model they patch."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
     source: ClassVar[type[BaseModel]]
 

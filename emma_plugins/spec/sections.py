@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from emma_plugins.spec.components import ComponentSpec, CrossFieldError, Family
+from emma_plugins.spec.components import (
+    SPEC_MODEL_CONFIG,
+    ComponentSpec,
+    CrossFieldError,
+    Family,
+)
 from emma_plugins.spec.paths import DataPath, check_data_path
 
 #: Parameter names of a data set that hold paths, which must stay inside the data directory.
@@ -23,7 +28,7 @@ _PATH_SUFFIXES = ("dir", "path", "file")
 class DataSpec(BaseModel):
     """Which data set feeds the modes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
     dataset: Annotated[ComponentSpec, Family("dataset")] = Field(
         description="The data set: a registered dataset kind and its parameters."
@@ -45,6 +50,12 @@ class DataSpec(BaseModel):
         return self
 
 
+#: Most torch threads a spec may ask for (``training.threads``); a fixed number, so a spec
+#: valid on one machine is valid on every other.
+MAX_THREADS = 256
+#: Seeds are 32-bit unsigned integers (what numpy's and torch's generators all accept).
+SEED_LIMIT = 2**32
+
 #: Coldness annealing's defaults (section 8.1): the initial rho, hot enough that the
 #: importance is uniform, and its factor per improving epoch. `ColdnessAnnealing` uses them.
 ANNEAL_START = 1e-6
@@ -54,7 +65,7 @@ ANNEAL_FACTOR = 3.0
 class AnnealSpec(BaseModel):
     """Coldness annealing (section 8.1): start hot, cool while validation improves."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
     start: float = Field(
         ANNEAL_START, gt=0, description="Initial coldness rho (hot: uniform importance)."
@@ -67,7 +78,7 @@ class AnnealSpec(BaseModel):
 class CorruptionTrainingSpec(BaseModel):
     """The corrupted mix of stage 2: a clean share, the rest one failing mode each."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
     sigma: float = Field(0.5, gt=0, description="Gaussian noise std, in standardized units.")
     clean_fraction: float = Field(
@@ -84,9 +95,14 @@ class CorruptionTrainingSpec(BaseModel):
 class TrainingSpec(BaseModel):
     """How the models are trained; the defaults are the thesis' (sections 6.3 and B)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
-    seed: int = Field(0, description="Seed of initialisation, shuffling and corruption.")
+    seed: int = Field(
+        0,
+        ge=0,
+        lt=SEED_LIMIT,
+        description="Seed of initialisation, shuffling and corruption (0 to 2**32 - 1).",
+    )
     base_epochs: int = Field(
         30, ge=0, description="Stage 1: epochs of the network alone (early fusion)."
     )
@@ -108,5 +124,9 @@ class TrainingSpec(BaseModel):
         description="The corrupted training mix.",
     )
     threads: int = Field(
-        1, ge=1, description="torch threads; small models train fastest on one thread."
+        1,
+        ge=1,
+        le=MAX_THREADS,
+        description=f"torch threads (at most {MAX_THREADS}); small models train fastest on one "
+        "thread.",
     )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Fiel
 from pydantic_core import PydanticCustomError
 
 from emma_plugins.core.registry import Registration, Registry
-from emma_plugins.spec.components import ComponentSpec
+from emma_plugins.spec.components import SPEC_MODEL_CONFIG, ComponentSpec
 
 #: What a Python import target looks like: ``pkg.module.Class`` or ``pkg.module:obj``.
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*([.:][A-Za-z_][\w]*)+$")
@@ -26,12 +26,14 @@ def kind_model(family: str, registration: Registration) -> type[ComponentSpec]:
     """The spec model of one kind: its parameter model plus ``kind: Literal[<kind>]``.
 
     Subclassing the plugin's parameter model keeps its validators and field docs; the
-    registration rides along so later checks can reach the factory.
+    registration rides along so later checks can reach the factory. The spec's config
+    applies on top of the plugin's: unknown keys are errors and floats must be finite (a
+    field declared ``Field(allow_inf_nan=True)`` keeps accepting them).
     """
     namespace: dict[str, Any] = {
         "__annotations__": {"kind": Literal[registration.kind]},
         "kind": Field(description=f"'{registration.kind}' ({family} from {registration.provider})"),
-        "model_config": ConfigDict(extra="forbid", title=f"{family} {registration.kind}"),
+        "model_config": ConfigDict(**SPEC_MODEL_CONFIG, title=f"{family} {registration.kind}"),
         "registration": registration,
         "__module__": __name__,
         "__doc__": registration.params.__doc__,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,7 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from emma_plugins._minibatch import train_epoch
+from emma_plugins._minibatch import NonFiniteLoss, train_epoch
+from emma_plugins.core.errors import TrainingError, TrainingWarning
 from emma_plugins.networks.interfaces import begin_fit, training_objective
 from emma_plugins.training.annealing import ColdnessAnnealing
 from emma_plugins.training.batches import TensorSplit
@@ -36,11 +39,20 @@ class FitConfig:
 
 @dataclass
 class FitResult:
-    """Per-epoch history and the epoch whose state was kept."""
+    """Per-epoch history and the epoch whose state was kept.
+
+    ``best_epoch`` is 0 when no epoch improved the validation loss of the initial state, so
+    the initial weights were kept: `kept_initial` says so (and `fit` warns).
+    """
 
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = -1
     best_val_loss: float = float("inf")
+
+    @property
+    def kept_initial(self) -> bool:
+        """True when training ran but validation never improved on the initial state."""
+        return self.best_epoch == 0 and bool(self.history)
 
 
 def _attention(model: nn.Module) -> Any:
@@ -108,9 +120,21 @@ def fit(
     Constraints of the attention stages are re-imposed after every optimizer step. A
     network with its own ``training_loss`` (see `emma_plugins.networks.interfaces`) trains
     on that instead of ``loss_fn``; validation always uses ``loss_fn``.
+
+    A NaN or infinite training loss (before its step) or validation loss stops training
+    with a `TrainingError` naming ``config.desc``, the epoch and the batch. When no epoch
+    improves on the initial validation loss, the initial state is kept, the result's
+    ``kept_initial`` is True and a `TrainingWarning` is issued.
     """
     from tqdm.auto import tqdm
 
+    if not (math.isfinite(config.lr) and config.lr >= 0):
+        raise TrainingError(
+            f"Training {config.desc!r} cannot start: lr={config.lr}; the learning rate must "
+            "be a finite number >= 0.",
+            desc=config.desc,
+            epoch=0,
+        )
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -120,7 +144,7 @@ def fit(
     result = FitResult()
     if config.annealing is not None:
         _set_coldness(model, config.annealing.rho)
-    best.update(model, evaluate_loss(model, val, loss_fn), epoch=0)
+    best.update(model, _checked(evaluate_loss(model, val, loss_fn), config, epoch=0), epoch=0)
     begin_fit(getattr(model, "network", model), len(train))
 
     bar = tqdm(
@@ -135,10 +159,26 @@ def fit(
             return _objective(model, train.take(index), loss_fn, config, epoch=epoch, index=index)
 
         after_step = None if attention is None else attention.constrain_
-        train_loss = train_epoch(
-            optimizer, len(train), config.batch_size, generator, batch_loss, after_step=after_step
-        )
-        val_loss = evaluate_loss(model, val, loss_fn)
+        try:
+            train_loss = train_epoch(
+                optimizer,
+                len(train),
+                config.batch_size,
+                generator,
+                batch_loss,
+                after_step=after_step,
+            )
+        except NonFiniteLoss as err:
+            raise TrainingError(
+                f"Training {config.desc!r} stopped: the training loss is {err.value} at epoch "
+                f"{epoch}, batch {err.batch} of {err.n_batches} (lr={config.lr}). The model "
+                "diverged: lower the learning rate, or check the data and the estimators' "
+                "potentials for NaN or infinite values.",
+                desc=config.desc,
+                epoch=epoch,
+                batch=err.batch,
+            ) from err
+        val_loss = _checked(evaluate_loss(model, val, loss_fn), config, epoch=epoch)
         improved = best.update(model, val_loss, epoch)
         row = {"epoch": float(epoch), "train_loss": train_loss, "val_loss": val_loss}
         if config.annealing is not None:
@@ -151,4 +191,26 @@ def fit(
     best.restore(model)
     model.eval()
     result.best_epoch, result.best_val_loss = best.best_epoch, best.best_loss
+    if result.kept_initial:
+        warnings.warn(
+            f"Training {config.desc!r}: no epoch of {len(result.history)} improved the "
+            f"validation loss of the initial state ({best.best_loss:.6g}), so the initial "
+            "weights were kept (best epoch 0). Check the learning rate and the epochs.",
+            TrainingWarning,
+            stacklevel=2,
+        )
     return result
+
+
+def _checked(val_loss: float, config: FitConfig, *, epoch: int) -> float:
+    """``val_loss``, or a `TrainingError` when it is NaN or infinite."""
+    if math.isfinite(val_loss):
+        return val_loss
+    when = "before training (epoch 0)" if epoch == 0 else f"after epoch {epoch}"
+    raise TrainingError(
+        f"Training {config.desc!r} stopped: the validation loss is {val_loss} {when} "
+        f"(lr={config.lr}). The model diverged or the validation data holds NaN or "
+        "infinite values.",
+        desc=config.desc,
+        epoch=epoch,
+    )

@@ -20,6 +20,12 @@ from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.loop import FitConfig, FitResult, LossFn, fit
 
 
+def _desc(config: FitConfig, stage: str) -> str:
+    """The stage's name, after the caller's own ``desc`` when it gave one (progress bars and
+    `TrainingError` messages name it): ``with``, or ``emma[rho=1] (with)``."""
+    return stage if config.desc == FitConfig.desc else f"{config.desc} ({stage})"
+
+
 @dataclass
 class StageResult:
     """A trained model and how its training went."""
@@ -51,7 +57,9 @@ def train_base(
     model: EmmaModel, train: TensorSplit, val: TensorSplit, loss: LossFn, config: FitConfig
 ) -> StageResult:
     """Stage 1 for the network: the bare network on clean data."""
-    return StageResult(model, fit(model, train, val, loss, replace(config, desc="base")))
+    return StageResult(
+        model, fit(model, train, val, loss, replace(config, desc=_desc(config, "base")))
+    )
 
 
 def train_without(
@@ -59,7 +67,9 @@ def train_without(
 ) -> StageResult:
     """``model-without``: a copy of the base model fine-tuned on the corrupted mix."""
     model = copy.deepcopy(base)
-    return StageResult(model, fit(model, train, val, loss, replace(config, desc="without")))
+    return StageResult(
+        model, fit(model, train, val, loss, replace(config, desc=_desc(config, "without")))
+    )
 
 
 def train_with(
@@ -95,5 +105,7 @@ def train_with(
         )
     with torch.no_grad():
         model.attention.constrain_()
-    result = fit(model, train, val, loss, replace(config, desc="with", annealing=anneal))
+    result = fit(
+        model, train, val, loss, replace(config, desc=_desc(config, "with"), annealing=anneal)
+    )
     return StageResult(model, result)

@@ -9,10 +9,12 @@ import math
 import pytest
 import torch
 from _attention_fakes import GivenPotential, given_attention, modes_from_potentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emma_plugins import TiedDAE
 from emma_plugins.attention import EnergyAttention, build_attention
-from emma_plugins.core.errors import NotFittedError
+from emma_plugins.core.errors import EstimatorError, NotFittedError
 
 SHAPES = [(4,), (2, 3), (5,)]
 
@@ -185,3 +187,91 @@ def test_compile_in_place_matches_eager(daes) -> None:
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, expected, strict=True))
     assert not any("_orig_mod" in key for key in attention.state_dict())
     sum(out.sum() for out in got).backward()
+
+
+BAD_VALUES = [float("nan"), float("inf"), -float("inf"), 1e30, -1e30, 3e38]
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_a_bad_value_makes_only_its_mode_of_its_sample_missing(daes, data) -> None:  # type: ignore[no-untyped-def]
+    estimators, inputs = daes
+    attention = _perturbed(build_attention(estimators, SHAPES))
+    n = data.draw(st.integers(1, 6), label="n")
+    sample = data.draw(st.integers(0, n - 1), label="sample")
+    mode = data.draw(st.integers(0, len(SHAPES) - 1), label="mode")
+    feature = data.draw(st.integers(0, math.prod(SHAPES[mode]) - 1), label="feature")
+    bad = data.draw(st.sampled_from(BAD_VALUES), label="bad")
+    given_missing = data.draw(st.booleans(), label="given_missing")
+    clean = [x[:n].clone() for x in inputs]
+    missing = None
+    if given_missing:  # another sample has another mode missing too
+        missing = torch.zeros(n, len(SHAPES), dtype=torch.bool)
+        missing[(sample + 1) % n, (mode + 1) % len(SHAPES)] = True
+    broken = [x.clone() for x in clean]
+    broken[mode][sample].view(-1)[feature] = bad
+
+    outputs, report = attention(broken, missing)
+
+    expected_invalid = torch.zeros(n, len(SHAPES), dtype=torch.bool)
+    expected_invalid[sample, mode] = True
+    assert torch.equal(report.invalid, expected_invalid)
+    as_missing = expected_invalid | (missing if missing is not None else expected_invalid)
+    assert torch.equal(report.missing, as_missing)
+    for name in ("potential", "modal_energy", "importance", "attention", "total_energy"):
+        assert torch.isfinite(getattr(report, name)).all(), name
+    assert all(torch.isfinite(out).all() for out in outputs)
+    assert not outputs[mode][sample].any()
+    # exactly what the same batch gives with that mode of that sample marked missing ...
+    marked, marked_report = attention(clean, as_missing)
+    for got, want in zip(outputs, marked, strict=True):
+        assert torch.equal(got, want)
+    for name in ("raw_potential", "modal_energy", "importance", "attention", "total_energy"):
+        assert torch.equal(getattr(report, name), getattr(marked_report, name)), name
+    # ... and the other samples are those of the batch without the bad value
+    plain, plain_report = attention(clean, missing)
+    others = torch.arange(n) != sample
+    for got, want in zip(outputs, plain, strict=True):
+        assert torch.equal(got[others], want[others])
+    assert torch.equal(report.attention[others], plain_report.attention[others])
+    # the sample's other modes keep their own measured potentials
+    kept = ~expected_invalid[sample]
+    assert torch.equal(report.raw_potential[sample][kept], plain_report.raw_potential[sample][kept])
+
+
+def test_the_report_frame_flags_invalid_modes(daes) -> None:  # type: ignore[no-untyped-def]
+    estimators, inputs = daes
+    attention = build_attention(estimators, SHAPES)
+    modes = [x[:2].clone() for x in inputs]
+    modes[2][1, 0] = float("nan")
+    frame = attention.evaluate(modes).to_frame(["a", "b", "c"])
+    assert frame["invalid_c"].tolist() == [False, True]
+    assert frame["missing_c"].tolist() == [False, True] and not frame["invalid_a"].any()
+    assert math.isnan(frame.loc[1, "modal_energy_c"]) and frame.loc[1, "attention_c"] == 0.0
+
+
+class NaNAfterFit(GivenPotential):
+    """Finite on the data it was calibrated on; NaN on positive first features (a broken
+    estimator, as one with non-finite weights would be)."""
+
+    def potential(self, x: torch.Tensor) -> torch.Tensor:
+        first = x.flatten(1)[:, 0]
+        return torch.where(first > 0, float("nan"), first)
+
+
+def test_a_non_finite_score_of_a_present_mode_names_estimator_mode_and_remedy() -> None:
+    attention = build_attention([GivenPotential(), NaNAfterFit()], [(3,), (3,)])
+    attention.name_modes(["ip", "dm_snr"], ["given", "broken"])
+    modes = modes_from_potentials(torch.tensor([[1.0, -1.0], [2.0, 1.0], [0.5, 3.0]]))
+    with pytest.raises(EstimatorError) as caught:
+        attention(modes)
+    assert str(caught.value) == (
+        "The estimator 'broken' (NaNAfterFit()) of mode 'dm_snr' returned a non-finite "
+        "potential (nan) for 2 of 3 present samples whose values are finite. Its weights are "
+        "not usable (a diverged fit or damaged weights): refit it on clean, finite data "
+        "(EmmaModel.fit_estimators) or check the estimator's parameters."
+    )
+    # only present modes are checked: with those samples' mode missing, all is well
+    missing = torch.tensor([[False, False], [False, True], [False, True]])
+    _, report = attention(modes, missing)
+    assert torch.isfinite(report.attention).all() and not report.invalid.any()

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor
 
+from emma_plugins.core.errors import EmmaError, EstimatorError, TrainingError
 from emma_plugins.estimators import TiedDAE
 
 
@@ -140,3 +141,51 @@ def test_potential_does_not_depend_on_the_batch(trained: dict[str, TiedDAE]) -> 
     x = random_points(100)
     alone = torch.cat([model.potential(row[None]) for row in x])
     torch.testing.assert_close(model.potential(x), alone)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    sigma=st.sampled_from([0.01, 1e20, float("inf")]),
+    lr=st.sampled_from([1e-3, 1e10, 1e30]),
+)
+def test_a_fit_never_ends_silently_with_non_finite_values(sigma: float, lr: float) -> None:
+    """Whatever diverges, the fit either records finite minima or says that it produced
+    non-finite values and names the estimator with its parameters (not "is not fitted")."""
+    x = torch.randn(40, 4, generator=torch.Generator().manual_seed(0))
+    estimator = TiedDAE(4, hidden=3, sigma=sigma, epochs=2, batch_size=16, lr=lr)
+    try:
+        estimator.fit(x, progress=False)
+    except EmmaError as error:
+        assert isinstance(error, TrainingError | EstimatorError)
+        assert f"TiedDAE(shape=(4,), hidden=3, sigma={sigma}) produced non-finite values" in str(
+            error
+        )
+        assert not estimator.is_fitted
+        return
+    assert estimator.is_fitted
+    assert all(torch.isfinite(estimator.score_min(name)) for name in estimator.score_names)
+
+
+def test_sigma_inf_stops_the_fit_at_its_first_batch() -> None:
+    x = torch.randn(40, 4, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(TrainingError) as caught:
+        TiedDAE(4, sigma=float("inf"), epochs=2, batch_size=16).fit(x, progress=False)
+    assert (caught.value.epoch, caught.value.batch) == (1, 1)
+    assert str(caught.value) == (
+        "TiedDAE(shape=(4,), hidden=12, sigma=inf) produced non-finite values while fitting: "
+        "its training loss is nan at epoch 1, batch 1 of 3 (lr=0.001). The fit diverged: "
+        "lower the learning rate or the noise, or check the training data for NaN or "
+        "infinite values."
+    )
+
+
+def test_calibration_on_non_finite_values_is_refused_and_remembered() -> None:
+    x = torch.randn(10, 4, generator=torch.Generator().manual_seed(0))
+    estimator = TiedDAE(4, hidden=3).calibrate(x)
+    assert estimator.is_fitted
+    x[3, 1] = float("nan")
+    with pytest.raises(EstimatorError, match=r"^TiedDAE\(shape=\(4,\), hidden=3, sigma=0.01\) "):
+        estimator.calibrate(x)
+    assert not estimator.is_fitted  # the old minima no longer describe these weights
+    with pytest.raises(EstimatorError, match="produced non-finite values on its calibration"):
+        estimator.score_min("potential")

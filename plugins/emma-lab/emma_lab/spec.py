@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from emma_plugins.core.errors import SpecError, SpecIssue
 from emma_plugins.spec import ComponentSpec, EmmaSpec, Family, TrainingSpec
-from emma_plugins.spec.components import CrossFieldError
-from emma_plugins.spec.models import unknown_mode_issue
+from emma_plugins.spec.components import SPEC_MODEL_CONFIG, CrossFieldError
+from emma_plugins.spec.models import check_name, unknown_mode_issue
 from emma_plugins.spec.overrides import (
     AttentionOverrides,
     ComponentPatch,
@@ -31,6 +31,17 @@ MODEL_NAMES = (EARLY_FUSION, NOISE_AUGMENTATION, EMMA)
 
 #: Seeds of the evaluation and of the grid's reruns when the spec names none (thesis: 10).
 DEFAULT_SEEDS: tuple[int, ...] = tuple(range(10))
+
+#: Caps of the section (docs/spec.md, "Limits"): seeds per evaluation or rerun, noise draws
+#: per condition, worker processes of the grid. Seeds are 0 <= seed < 2**32 and unique.
+MAX_SEEDS = 1000
+MAX_NOISE_DRAWS = 100
+MAX_WORKERS = 64
+SEED_LIMIT = 2**32
+
+#: A seed: what numpy's and torch's generators all accept.
+Seed = Annotated[int, Field(ge=0, lt=SEED_LIMIT)]
+
 
 #: The training settings a variant may change: those of its own stage 2. The rest (base
 #: epochs, the loss weighting, the corrupted mix, threads) is shared by every model of a
@@ -74,9 +85,13 @@ def grid_point_spec(spec: EmmaSpec, rho: float, lambda_e: float, lambda_c: float
 class VariantSpec(BaseModel):
     """A named change to the ``emma`` model, compared with it on the same seeds (an ablation)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
-    name: str = Field(min_length=1, description="Name shown in the tables: emma[name].")
+    name: str = Field(
+        min_length=1,
+        description="Name shown in the tables, emma[name], and used in file names: letters, "
+        "digits, _ . -, starting with a letter or _.",
+    )
     attention: AttentionOverrides = Field(
         default_factory=AttentionOverrides,
         description="Changes to the attention section, e.g. {gate: {kind: identity}}: a new "
@@ -88,6 +103,11 @@ class VariantSpec(BaseModel):
         + ", ".join(VARIANT_TRAINING_FIELDS)
         + ".",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        return check_name(name, "variant name")
 
     def spec_of(self, spec: EmmaSpec) -> EmmaSpec:
         """The variant's ``emma`` model: ``spec`` with its attention enabled (unless the variant
@@ -101,7 +121,7 @@ class VariantSpec(BaseModel):
 class SweepSpec(BaseModel):
     """A robustness sweep of one mode: a corruption kind with one parameter set to each level."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
     mode: str = Field(min_length=1, description="The mode to corrupt.")
     corruption: Annotated[ComponentSpec, Family("corruption")] = Field(
@@ -150,7 +170,7 @@ class GridSpec(BaseModel):
     only; the ``top`` ones are trained again on each of ``rerun_seeds`` and scored on test.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
     rho: list[PositiveFloat] = Field(
         default_factory=lambda: [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
@@ -168,16 +188,22 @@ class GridSpec(BaseModel):
         description="Capacity regularizer weights.",
     )
     top: int = Field(5, ge=1, description="How many configurations are rerun over seeds.")
-    rerun_seeds: list[int] = Field(
+    rerun_seeds: list[Seed] = Field(
         default_factory=lambda: list(DEFAULT_SEEDS),
         min_length=2,
+        max_length=MAX_SEEDS,
         description="Seeds of the reruns of the top configurations (paired with "
-        "noise_augmentation).",
+        f"noise_augmentation); unique, 0 to 2**32 - 1, at most {MAX_SEEDS}.",
     )
-    selection_seed: int = Field(
+    selection_seed: Seed = Field(
         1000, description="The one seed the grid is selected on; not one of rerun_seeds."
     )
-    workers: int = Field(2, ge=1, description="Worker processes training configurations.")
+    workers: int = Field(
+        2,
+        ge=1,
+        le=MAX_WORKERS,
+        description=f"Worker processes training configurations (at most {MAX_WORKERS}).",
+    )
 
     def issues(self, spec: EmmaSpec) -> Iterator[SpecIssue]:
         """Every rho must fit the spec's importance stage (checked by deriving the point)."""
@@ -219,14 +245,23 @@ class BaselineSpec(BaseModel):
     """Another bare network trained like early_fusion on clean data, scored next to the
     others."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
-    name: str = Field(min_length=1, description="Name shown in the tables.")
+    name: str = Field(
+        min_length=1,
+        description="Name shown in the tables and used in file names: letters, digits, _ . -, "
+        "starting with a letter or _.",
+    )
     network: ComponentPatch = Field(
         default_factory=ComponentPatch,
         description="Changes to the network section, e.g. {reads: [0]} for a one-mode "
         "network; a new kind replaces it.",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        return check_name(name, "baseline name")
 
     def spec_of(self, spec: EmmaSpec) -> EmmaSpec:
         """The baseline: ``spec``'s network with the changes, attention disabled."""
@@ -236,15 +271,21 @@ class BaselineSpec(BaseModel):
 class EvaluationSpec(BaseModel):
     """How the models are evaluated and compared."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_MODEL_CONFIG
 
-    seeds: list[int] = Field(
+    seeds: list[Seed] = Field(
         default_factory=lambda: list(DEFAULT_SEEDS),
         min_length=1,
-        description="Seeds to repeat training and evaluation with; results report the spread.",
+        max_length=MAX_SEEDS,
+        description="Seeds to repeat training and evaluation with; results report the spread. "
+        f"Unique, 0 to 2**32 - 1, at most {MAX_SEEDS}.",
     )
     noise_draws: int = Field(
-        3, ge=1, description="Noise draws averaged per condition in the whole-test evaluation."
+        3,
+        ge=1,
+        le=MAX_NOISE_DRAWS,
+        description="Noise draws averaged per condition in the whole-test evaluation (at most "
+        f"{MAX_NOISE_DRAWS}).",
     )
     analyses: bool = Field(
         True, description="Also run the analyses (energies, attention and metric versus noise)."
@@ -269,6 +310,17 @@ class EvaluationSpec(BaseModel):
         None,
         description="Hyperparameter grid of the emma model (`emma grid`); default: the thesis'.",
     )
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+        if repeated:
+            raise ValueError(
+                f"seeds must be unique; repeated: {', '.join(map(str, repeated))} (a repeated "
+                "seed counts one run twice and understates the spread)"
+            )
+        return seeds
 
     def check_spec(self, spec: EmmaSpec) -> Iterator[SpecIssue]:
         """Checks against the whole spec (called by its cross-field checks): sweeps name

@@ -268,7 +268,7 @@ class CorruptionSweepAnalysis:
         for sweep, label in zip(self.sweeps, self.sweep_names, strict=True):
             lines += self._sweep_section(result, sweep, label)
         lines += ["Paired comparisons of the areas (per-seed differences, 95% t-interval):", ""]
-        lines += [f"- **{c.verdict.upper()}**: {c.sentence()}" for c in result.comparisons]
+        lines += [f"- **{c.label}**: {c.sentence()}" for c in result.comparisons]
         lines += [
             "",
             f"![metric over the sweeps]({figure_dir}/sweep_robustness.png)",

@@ -170,7 +170,7 @@ class RobustnessAnalysis:
             "Paired comparisons of the areas (per-seed differences, 95% t-interval):",
             "",
         ]
-        lines += [f"- **{c.verdict.upper()}**: {c.sentence()}" for c in result.comparisons]
+        lines += [f"- **{c.label}**: {c.sentence()}" for c in result.comparisons]
         return "\n".join([*lines, ""])
 
 

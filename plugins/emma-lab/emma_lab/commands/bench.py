@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from emma_lab.robustness.suite import BENCH_DIR_ENV, DEFAULT_DATASETS, available_benches
+from emma_lab.commands.output import add_output_arguments, output_directory
+from emma_lab.robustness.suite import (
+    BENCH_DIR_ENV,
+    DEFAULT_DATASETS,
+    available_benches,
+    resolve_benches,
+)
+from emma_plugins.rundir import RunLock, check_output_dir
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "splits, seeds and corruptions; test them under one-mode noise sweeps, "
         "out-of-distribution and missing modes; choose the best peer on validation data and "
         "compare EMMA with it per condition, paired over seeds. Writes tables (CSV and "
-        "Markdown), curves, results.json and report.md.",
+        "Markdown), curves, results.json and report.md. The output directory is locked while "
+        "the benchmark writes and described by run.json; one that holds another benchmark's "
+        "outputs needs --overwrite. There is no --resume: a rerun trains every seed again.",
     )
     robustness.add_argument(
         "--datasets",
@@ -53,6 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     robustness.add_argument(
         "--data-dir", default=None, help="data directory (default: $EMMA_DATA_DIR, else the cache)"
     )
+    add_output_arguments(robustness)
     robustness.add_argument("--list", action="store_true", help="list the bench files and exit")
     robustness.add_argument("--no-progress", action="store_true", help="hide progress bars")
     robustness.set_defaults(handler=run)
@@ -76,14 +86,25 @@ def rewrite_report(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    results, setup = read_results(source)
-    paths = write_report(results, args.dir, setup=setup)
+    try:
+        results, setup = read_results(source)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+        print(
+            f"error: {source}: not a results file written by `emma bench robustness` ({reason}).",
+            file=sys.stderr,
+        )
+        return 2
+    with RunLock(
+        check_output_dir(args.dir)
+    ):  # not while a benchmark writes into the same directory
+        paths = write_report(results, args.dir, setup=setup)
     print(f"report:  {paths['report']}")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    from emma_lab.robustness.runner import run_named  # the training code, on use only
+    from emma_lab.robustness.runner import run_suite  # the training code, on use only
 
     if args.list:
         for name, path in available_benches(args.bench_dir).items():
@@ -95,15 +116,21 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         print("error: --out DIR is required (where the report and tables go)", file=sys.stderr)
         return 2
-    results, paths = run_named(
-        args.datasets,
-        args.out,
-        bench_dir=args.bench_dir,
-        data_dir=args.data_dir,
-        seeds=args.seeds,
-        quick=args.quick,
-        progress=not args.no_progress,
-    )
+    benches = resolve_benches(args.datasets, args.bench_dir)
+    settings = {
+        "benches": [bench.model_dump(mode="json") for bench in benches],
+        "seeds": args.seeds,
+        "quick": args.quick,
+    }
+    with output_directory(args, args.out, settings):
+        results, paths = run_suite(
+            benches,
+            args.out,
+            data_dir=args.data_dir,
+            seeds=args.seeds,
+            quick=args.quick,
+            progress=not args.no_progress,
+        )
     for result in results:
         mine = [c for c in result.comparisons if c.a == result.emma_methods[0]]
         counts = {v: sum(c.verdict == v for c in mine) for v in ("win", "tie", "lose")}

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from emma_lab.commands.arguments import add_spec_run_arguments
+from emma_lab.commands.output import add_output_arguments, output_directory
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -14,9 +15,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="train the rho x lambda_e x lambda_c grid, select on validation, rerun the top",
         description="Train every configuration of evaluation.grid (default: the thesis' 125) "
         "once, rank them on validation data only, train the top ones again over the rerun "
-        "seeds and compare them with noise_augmentation on test. Resumes from DIR/grid.jsonl.",
+        "seeds and compare them with noise_augmentation on test. Resumes from DIR/grid.jsonl. "
+        "The directory is locked while the grid writes and described by run.json; one that "
+        "holds another spec's outputs needs --overwrite (start over) or --resume.",
     )
     add_spec_run_arguments(parser, "emma-runs/<spec>-grid")
+    add_output_arguments(
+        parser,
+        resume="keep DIR/grid.jsonl and train only the configurations it lacks (its records "
+        "must share the spec's model, training and scoring settings)",
+    )
     parser.add_argument(
         "--workers", type=int, default=None, help="worker processes (default: the spec's, 2)"
     )
@@ -29,9 +37,10 @@ def run(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     out = args.out or Path("emma-runs") / f"{args.spec.stem}-grid"
-    result, paths = run_grid_spec(
-        spec, out, data_dir=args.data_dir, workers=args.workers, progress=not args.no_progress
-    )
+    with output_directory(args, out, spec.to_dict()):
+        result, paths = run_grid_spec(
+            spec, out, data_dir=args.data_dir, workers=args.workers, progress=not args.no_progress
+        )
     print(f"top {len(result.top)} of {len(result.selection)} by validation loss:")
     for row in result.selection.head(len(result.top)).itertuples():
         print(f"  {row.rank:>3}  {row.key:<40} val loss {row.val_loss:.4f}")

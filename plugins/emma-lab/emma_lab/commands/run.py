@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from emma_lab.commands.arguments import add_spec_run_arguments
+from emma_lab.commands.output import add_output_arguments, output_directory
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -14,9 +15,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run the experiment a spec describes and write its report",
         description="Train early_fusion, noise_augmentation and emma (plus the spec's "
         "variants) over the spec's seeds, evaluate them on clean and one-mode-noisy test "
-        "data, and write results.csv, results.json, figures and report.md to the output directory.",
+        "data, and write results.csv, results.json, figures and report.md to the output directory. "
+        "The directory is locked while the run writes and described by run.json; one that "
+        "holds another spec's outputs needs --overwrite. There is no --resume: a rerun trains "
+        "every seed again.",
     )
     add_spec_run_arguments(parser, "emma-runs/<spec name>")
+    add_output_arguments(parser)
     parser.add_argument(
         "--seeds", type=int, default=None, metavar="N", help="use only the spec's first N seeds"
     )
@@ -34,9 +39,10 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         all_seeds = list(evaluation_of(spec).seeds)
         seeds = all_seeds[: max(args.seeds, 1)]
-    result, paths = run_spec(
-        spec, out, data_dir=args.data_dir, seeds=seeds, progress=not args.no_progress
-    )
+    with output_directory(args, out, spec.to_dict()):
+        result, paths = run_spec(
+            spec, out, data_dir=args.data_dir, seeds=seeds, progress=not args.no_progress
+        )
     summary = result.summary()
     full = summary[summary.evaluation == "full_test"]
     print(f"{result.metric} on the whole test split, mean ± std over seeds:")

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from emma_lab.datasets.fsdd import load_fsdd
+from emma_lab.datasets.fsdd import N_CLASSES, load_fsdd
 from emma_plugins.core.errors import DataError
-from emma_plugins.sources.container import SPLIT_NAMES, MultiModalData
+from emma_plugins.sources.container import SPLIT_NAMES, MultiModalData, declares_task
 
 NAME = "av_digits"
 IMAGE_SHAPE = (1, 8, 8)
@@ -36,6 +36,7 @@ def load_digit_images() -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.int64)
 
 
+@declares_task("multiclass", N_CLASSES)
 def load_av_digits(
     data_dir: str | os.PathLike[str] | None = None,
     *,

@@ -31,7 +31,7 @@ from scipy.io import wavfile
 from emma_lab.datasets.audio import LogMelConfig, fit_length, log_mel_spectrogram
 from emma_lab.datasets.download import download_file, extract_zip, file_sha256, url_from_env
 from emma_plugins.core.errors import DataError
-from emma_plugins.sources.container import MultiModalData
+from emma_plugins.sources.container import MultiModalData, declares_task
 from emma_plugins.sources.paths import manual_instructions, resolve_data_dir
 from emma_plugins.sources.splits import carve_validation
 from emma_plugins.sources.tables import read_text
@@ -74,6 +74,7 @@ class Recordings:
         return labels
 
 
+@declares_task("multiclass", N_CLASSES)
 def load_fsdd(
     data_dir: str | os.PathLike[str] | None = None,
     *,

@@ -15,7 +15,7 @@ import numpy as np
 
 from emma_lab.datasets.download import fetch_archive, url_from_env
 from emma_plugins.core.errors import DataError
-from emma_plugins.sources.container import MultiModalData
+from emma_plugins.sources.container import MultiModalData, declares_task
 from emma_plugins.sources.paths import manual_instructions, resolve_data_dir
 from emma_plugins.sources.tables import read_numeric_table
 
@@ -36,6 +36,7 @@ MODES = {"ip": IP_COLUMNS, "dm_snr": DM_SNR_COLUMNS}
 CLASS_COLUMN = "class"
 
 
+@declares_task("binary", 2)
 def load_htru2(
     data_dir: str | os.PathLike[str] | None = None,
     *,

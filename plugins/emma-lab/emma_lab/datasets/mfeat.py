@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from emma_lab.datasets.download import fetch_archive, url_from_env
 from emma_plugins.core.errors import DataError
-from emma_plugins.sources.container import MultiModalData
+from emma_plugins.sources.container import MultiModalData, declares_task
 from emma_plugins.sources.paths import manual_instructions, resolve_data_dir
 from emma_plugins.sources.tables import Header, read_numeric_table
 
@@ -51,6 +51,7 @@ VALUES_SHA256 = {
 }
 
 
+@declares_task("multiclass", N_CLASSES)
 def load_mfeat(
     data_dir: str | os.PathLike[str] | None = None,
     *,

@@ -24,6 +24,7 @@ from emma_lab.threads import torch_threads
 from emma_plugins.assembly.checkpoint import save
 from emma_plugins.core.errors import SpecError
 from emma_plugins.core.plugins import get_registry
+from emma_plugins.rundir import inside
 from emma_plugins.sources import MultiModalData, resolve_data_dir
 from emma_plugins.spec import EmmaSpec, resolve_data_path
 from emma_plugins.training.settings import describe_corruption
@@ -86,14 +87,15 @@ CHECKPOINTS_DIR = "checkpoints"
 
 def checkpoint_first_seed(directory: Path) -> SeedCallback:
     """Save every trained model of the first seed as a loadable checkpoint
-    (``<directory>/seed<k>-<model>``), so a run leaves its models behind, not only scores."""
+    (``<directory>/seed<k>-<model>``), so a run leaves its models behind, not only scores.
+    Model names come from the spec: a folder that would leave ``directory`` is refused."""
     done: list[int] = []
 
     def save_models(data: SeedData, outcome: SeedOutcome) -> None:
         if done:
             return
         for name, model in outcome.models.items():
-            save(model, directory / f"seed{data.seed}-{name}")
+            save(model, inside(directory, f"seed{data.seed}-{name}"))
         done.append(data.seed)
 
     return save_models

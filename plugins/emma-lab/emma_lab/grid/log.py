@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,17 @@ class GridLog:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
-    def read(self) -> list[dict[str, Any]]:
-        """Every complete record; a truncated last line is dropped and trimmed from the file."""
-        if not self.path.exists():
+    def read(
+        self, check: Callable[[dict[str, Any]], str | None] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every complete record; a truncated last line is dropped and trimmed from the file.
+
+        ``check(record)`` returns what is wrong with a record (a field of the wrong type),
+        or ``None``; a problem is an `EmmaError` naming the file and the line.
+        """
+        if not self.path.exists() and not self.path.is_symlink():
             return []
+        self._require_file()
         raw = self.path.read_bytes()
         lines = raw.split(b"\n")
         records: list[dict[str, Any]] = []
@@ -36,7 +44,7 @@ class GridLog:
                 continue
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 if any(rest.strip() for rest in lines[number:]):
                     raise EmmaError(
                         f"{self.path}: line {number} is not valid JSON and is not the last "
@@ -47,6 +55,12 @@ class GridLog:
                 break
             if not isinstance(record, dict):
                 raise EmmaError(f"{self.path}: line {number} is not a JSON object.")
+            problem = check(record) if check is not None else None
+            if problem is not None:
+                raise EmmaError(
+                    f"{self.path}: line {number}: {problem}; the file was edited or belongs to "
+                    "something else. Move it away or pick another output directory."
+                )
             records.append(record)
             good_bytes += len(line) + 1
         else:
@@ -54,6 +68,13 @@ class GridLog:
                 with self.path.open("ab") as handle:
                     handle.write(b"\n")
         return records
+
+    def _require_file(self) -> None:
+        if not self.path.is_file():
+            raise EmmaError(
+                f"{self.path} is not a file (a folder or a broken link stands in its place); "
+                "move it away or pick another output directory."
+            )
 
     def _trim(self, size: int) -> None:
         with self.path.open("r+b") as handle:
@@ -64,8 +85,15 @@ class GridLog:
     def append(self, record: dict[str, Any]) -> None:
         """Add one record as one line, durably (flush and fsync) before returning."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() or self.path.is_symlink():
+            self._require_file()
         line = json.dumps(record, default=float) + "\n"
-        with self.path.open("ab") as handle:
-            handle.write(line.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with self.path.open("ab") as handle:
+                handle.write(line.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:  # a full disk: name the file (a cut line is dropped on resume)
+            if exc.filename is not None or exc.errno is None:
+                raise
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -49,6 +51,7 @@ from emma_lab.experiments.comparison import (
 )
 from emma_lab.experiments.protocol import SeedData, score
 from emma_lab.experiments.runner import select_modes
+from emma_lab.grid.lifeline import die_with_parent, watch_parent
 from emma_lab.grid.log import GridLog
 from emma_lab.metrics.stats import PairedComparison, compare
 from emma_lab.spec import (
@@ -224,8 +227,13 @@ class GridTrainer:
 _WORKER: GridTrainer | None = None
 
 
-def _init_worker(job: GridJob) -> None:
+def _init_worker(job: GridJob, owner: int | None = None) -> None:
+    """Set up a worker: it dies with ``owner`` (the ``emma grid`` process; see
+    `emma_lab.grid.lifeline`) and leaves Ctrl-C to it, then builds its trainer."""
     global _WORKER
+    die_with_parent()
+    watch_parent(owner)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the owner stops the pool on Ctrl-C
     torch.set_num_threads(1)
     _WORKER = GridTrainer(job)
 
@@ -237,11 +245,12 @@ def _run_in_worker(task: tuple[Any, ...]) -> dict[str, Any]:
 
 def _pool_context() -> multiprocessing.context.BaseContext:
     """``forkserver`` where available: the server imports the library once and every worker
-    forks from it, instead of each spawned worker importing torch again. ``spawn`` elsewhere."""
+    forks from it, instead of each spawned worker importing torch again. ``spawn`` elsewhere.
+    The forkserver also preloads `emma_lab.grid._forkserver`, so it dies with this process."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload([__name__, "emma_lab.grid._forkserver"])
     return context
 
 
@@ -261,10 +270,22 @@ class GridExecutor:
     def __enter__(self) -> GridExecutor:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         if self._pool is not None:
+            if exc_type is not None:  # Ctrl-C or a failure: do not wait for running jobs
+                self._terminate_workers()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def _terminate_workers(self) -> None:
+        # ProcessPoolExecutor.terminate_workers arrives in Python 3.14; before, the pool's
+        # process table is the only handle on its workers.
+        terminate = getattr(self._pool, "terminate_workers", None)
+        if terminate is not None:
+            terminate()
+            return
+        for process in list(getattr(self._pool, "_processes", {}).values()):
+            process.terminate()
 
     def run(self, tasks: list[tuple[Any, ...]], on_done: Callable[[dict[str, Any]], None]) -> None:
         if not tasks:
@@ -280,7 +301,7 @@ class GridExecutor:
                 max_workers=self.workers,
                 mp_context=_pool_context(),
                 initializer=_init_worker,
-                initargs=(self.job,),
+                initargs=(self.job, os.getpid()),
             )
         futures: list[Future[dict[str, Any]]] = [
             self._pool.submit(_run_in_worker, task) for task in tasks
@@ -359,8 +380,50 @@ def _bar(progress: bool, total: int, pending: int, desc: str) -> Any:
     return tqdm(total=total, initial=total - pending, desc=desc, disable=not progress)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_list_of(value: Any, kind: type) -> bool:
+    return isinstance(value, list) and all(isinstance(item, kind) for item in value)
+
+
+#: Fields of the log's records that the grid reads, and what each must be.
+_RECORD_FIELDS: dict[str, dict[str, tuple[str, Callable[[Any], bool]]]] = {
+    "select": {
+        "key": ("a string", lambda v: isinstance(v, str)),
+        "seed": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+        **{
+            name: ("a number", _is_number)
+            for name in ("rho", "lambda_e", "lambda_c", "val_loss", "val_metric")
+        },
+    },
+    "rerun": {
+        "seed": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+        "configs": ("a list of strings", lambda v: _is_list_of(v, str)),
+        "scores": ("a list of objects", lambda v: _is_list_of(v, dict)),
+        "diagnostics": ("a list of objects", lambda v: _is_list_of(v, dict)),
+    },
+}
+
+
+def record_problem(record: dict[str, Any]) -> str | None:
+    """What is wrong with one record of the log (a missing field, a wrong type), or ``None``."""
+    if not isinstance(record.get("fingerprint"), str):
+        return f"field 'fingerprint' must be a string, got {record.get('fingerprint')!r}"
+    kind = record.get("kind")
+    if not isinstance(kind, str) or kind not in _RECORD_FIELDS:
+        return f"field 'kind' must be 'select' or 'rerun', got {kind!r}"
+    for name, (expected, valid) in _RECORD_FIELDS[kind].items():
+        if name not in record:
+            return f"a {kind} record without the field {name!r}"
+        if not valid(record[name]):
+            return f"field {name!r} must be {expected}, got {record[name]!r}"
+    return None
+
+
 def _read_log(log: GridLog, fingerprint: str) -> list[dict[str, Any]]:
-    records = log.read()
+    records = log.read(check=record_problem)
     foreign = [r for r in records if r.get("fingerprint") != fingerprint]
     if foreign:
         raise EmmaError(

@@ -10,7 +10,11 @@ from typing import Literal
 import numpy as np
 from scipy import stats
 
-Verdict = Literal["win", "tie", "lose"]
+Verdict = Literal["win", "tie", "lose", "too_few_seeds"]
+
+#: A paired interval from fewer seeds than this is reported, but never as a verdict: with
+#: two seeds the t-interval is too wide to mean much and too easily zero-width.
+MIN_SEEDS_FOR_VERDICT = 3
 
 
 @dataclass(frozen=True)
@@ -27,13 +31,23 @@ class PairedComparison:
     high: float
     verdict: Verdict
 
+    @property
+    def label(self) -> str:
+        """The verdict as a report shows it: ``WIN``, ``TIE``, ``LOSE`` or ``NO VERDICT``."""
+        return "NO VERDICT" if self.verdict == "too_few_seeds" else self.verdict.upper()
+
     def sentence(self) -> str:
-        word = {"win": "beats", "tie": "ties with", "lose": "loses to"}[self.verdict]
-        return (
-            f"{self.a} {word} {self.b} on {self.condition}: mean difference "
-            f"{self.mean_diff:+.4f}, 95% CI [{self.low:+.4f}, {self.high:+.4f}] "
-            f"over {self.n} seeds."
+        numbers = (
+            f"mean difference {self.mean_diff:+.4f}, 95% CI [{self.low:+.4f}, {self.high:+.4f}] "
+            f"over {self.n} seeds"
         )
+        if self.verdict == "too_few_seeds":
+            return (
+                f"{self.a} against {self.b} on {self.condition}: {numbers}; too few seeds for "
+                f"a verdict (at least {MIN_SEEDS_FOR_VERDICT})."
+            )
+        word = {"win": "beats", "tie": "ties with", "lose": "loses to"}[self.verdict]
+        return f"{self.a} {word} {self.b} on {self.condition}: {numbers}."
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -52,7 +66,11 @@ def paired_interval(diffs: Sequence[float], level: float = 0.95) -> tuple[float,
     return mean, mean - half, mean + half
 
 
-def verdict(low: float, high: float) -> Verdict:
+def verdict(low: float, high: float, n: int = MIN_SEEDS_FOR_VERDICT) -> Verdict:
+    """``win`` when the interval excludes 0 on the positive side, ``lose`` on the negative
+    side, else ``tie``; ``too_few_seeds`` below `MIN_SEEDS_FOR_VERDICT` seeds."""
+    if n < MIN_SEEDS_FOR_VERDICT:
+        return "too_few_seeds"
     if low > 0:
         return "win"
     if high < 0:
@@ -71,4 +89,5 @@ def compare(
         )
     diffs = np.asarray(a_scores, dtype=float) - np.asarray(b_scores, dtype=float)
     mean, low, high = paired_interval(diffs)
-    return PairedComparison(a, b, condition, len(diffs), mean, low, high, verdict(low, high))
+    n = len(diffs)
+    return PairedComparison(a, b, condition, n, mean, low, high, verdict(low, high, n))

@@ -118,7 +118,7 @@ def render_grid_report(
         "excludes 0 on the positive side, *loses to* on the negative side; otherwise *ties*.",
         "",
     ]
-    lines += [f"- **{c.verdict.upper()}**: {c.sentence()}" for c in reruns.comparisons]
+    lines += [f"- **{c.label}**: {c.sentence()}" for c in reruns.comparisons]
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from emma_lab.experiments.comparison import TableResult
 from emma_lab.report.atomic import save_figure, write_atomic
@@ -98,6 +99,7 @@ def render_report(
         "",
         to_markdown(diag.map(lambda v: f"{v:.4g}"), "model"),
         "",
+        *_kept_start_warning(result.diagnostics),
     ]
     lines += [
         "## Paired comparisons",
@@ -106,10 +108,27 @@ def render_report(
         "excludes 0 on the positive side, *loses to* on the negative side; otherwise *ties*.",
         "",
     ]
-    lines += [f"- **{c.verdict.upper()}**: {c.sentence()}" for c in result.comparisons]
+    lines += [f"- **{c.label}**: {c.sentence()}" for c in result.comparisons]
     for section in extra_sections:
         lines += ["", section.rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+def _kept_start_warning(diagnostics: pd.DataFrame) -> list[str]:
+    """A warning naming every model and seed whose training never improved validation loss
+    (best epoch 0), so its scores are those of its starting weights, not of a trained model."""
+    if "best_epoch" not in diagnostics:
+        return []
+    kept = diagnostics[diagnostics["best_epoch"] == 0]
+    if kept.empty:
+        return []
+    named = ", ".join(f"{row.model} (seed {row.seed})" for row in kept.itertuples())
+    return [
+        f"> **Warning: {len(kept)} model(s) kept their starting weights**: {named}. No epoch "
+        "improved their validation loss (best epoch 0), so their rows score the starting "
+        "weights. Check the learning rate and the data.",
+        "",
+    ]
 
 
 def write_table_outputs(

@@ -14,13 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from emma_lab.metrics.stats import PairedComparison
+from emma_lab.metrics.stats import MIN_SEEDS_FOR_VERDICT, PairedComparison
 from emma_lab.report.analysis_figures import plot_bands
 from emma_lab.report.atomic import write_atomic
 from emma_lab.report.tables import mean_std_table, to_markdown
 from emma_lab.robustness.metrics import CONDITION_METRICS
 from emma_lab.robustness.run import BenchResult
 from emma_lab.robustness.selection import ROBUSTNESS_MEASURES, compare_with_peer
+from emma_plugins.rundir import inside
 
 #: Shown where a method has no such measurement (no quality score, no uncertainty).
 NOT_APPLICABLE = "—"
@@ -38,7 +39,7 @@ def _blank_missing(table: pd.DataFrame) -> pd.DataFrame:
 def verdict_cell(comparison: PairedComparison) -> str:
     """``win +0.0123 [+0.0040, +0.0206]``: verdict, mean difference and 95% interval."""
     return (
-        f"{comparison.verdict} {comparison.mean_diff:+.4f} "
+        f"{comparison.label.lower()} {comparison.mean_diff:+.4f} "
         f"[{comparison.low:+.4f}, {comparison.high:+.4f}]"
     )
 
@@ -95,6 +96,13 @@ def verdict_lines(result: BenchResult) -> list[str]:
     lines = []
     for method in result.emma_methods:
         mine = [c for c in result.comparisons if c.a == method]
+        undecided = [c for c in mine if c.verdict == "too_few_seeds"]
+        if undecided:
+            lines.append(
+                f"- **{method}: no verdict** against {result.best_peer} on {len(undecided)} of "
+                f"{len(mine)}: fewer than {MIN_SEEDS_FOR_VERDICT} seeds"
+            )
+            continue
         for verdict, word in VERDICT_WORDS.items():
             names = [c.condition for c in mine if c.verdict == verdict]
             listed = ", ".join(f"`{n}`" for n in names) if names else "none"
@@ -224,8 +232,9 @@ def dataset_section(result: BenchResult, figure: str) -> str:
 
 
 def write_dataset(result: BenchResult, out_dir: Path) -> dict[str, Path]:
-    """CSV and Markdown tables, per-seed frames and the curves of one data set."""
-    out = out_dir / result.name
+    """CSV and Markdown tables, per-seed frames and the curves of one data set, in
+    ``out_dir/<name>`` (a name that would leave ``out_dir`` is refused)."""
+    out = inside(out_dir, result.name)
     table = score_table(result)
     paths = {
         "table_csv": _write_text(out / "table.csv", table.to_csv()),

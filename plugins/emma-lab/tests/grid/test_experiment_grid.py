@@ -202,7 +202,8 @@ def test_outputs_and_report_list_the_top_configs_with_verdicts(tmp_path: Path) -
     top = result.top[0]
     assert top.model_name in report
     assert "validation task loss" in report
-    n_verdicts = sum(report.count(f"**{v}**") for v in ("WIN", "TIE", "LOSE"))
+    labels = ("WIN", "TIE", "LOSE", "NO VERDICT")  # 2 rerun seeds here: no verdict
+    n_verdicts = sum(report.count(f"**{v}**") for v in labels)
     assert n_verdicts == len(result.reruns.comparisons) == 2 * 4
     assert "mean ± std" in report and " ± " in report
 
@@ -228,3 +229,24 @@ def test_cli_runs_the_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     printed = capsys.readouterr().out
     assert "top 1 of 2 by validation loss" in printed
     assert (out / "grid.md").exists() and (out / "grid.jsonl").exists()
+
+
+def test_cli_names_the_line_of_a_damaged_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from emma_plugins.cli import main
+
+    out = tmp_path / "cli"
+    out.mkdir()
+    (out / "grid.jsonl").write_text('{"fingerprint": "f", "kind": "select", "key": 5}\n')
+    argv = ["grid", str(_runnable_spec(tmp_path)), "--out", str(out), "--no-progress"]
+    assert main(argv) == 2  # a directory without run.json: only --resume reads its log
+    assert "has no run.json" in capsys.readouterr().err
+    assert main([*argv, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {out / 'grid.jsonl'}: line 1: field 'key' must be a string")
+    assert err.count("\n") == 1
+    (out / "grid.jsonl").unlink()
+    (out / "grid.jsonl").mkdir()
+    assert main([*argv, "--resume"]) == 2
+    assert f"{out / 'grid.jsonl'} is not a file" in capsys.readouterr().err

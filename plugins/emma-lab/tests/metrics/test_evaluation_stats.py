@@ -6,6 +6,8 @@ import math
 
 import pytest
 from emma_lab.metrics.stats import compare, paired_interval, verdict
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 
 
@@ -33,9 +35,20 @@ def test_compare_pairs_by_seed_and_words_the_verdict() -> None:
     assert tie.verdict == "tie"
 
 
-def test_one_seed_gives_an_unbounded_interval_and_a_tie() -> None:
+def test_one_seed_gives_an_unbounded_interval_and_no_verdict() -> None:
     result = compare([0.9], [0.1], a="a", b="b", condition="x")
-    assert math.isinf(result.low) and result.verdict == "tie"
+    assert math.isinf(result.low) and result.verdict == "too_few_seeds"
+
+
+@given(
+    a=st.lists(st.floats(0, 1), min_size=1, max_size=2),
+    shift=st.floats(-1, 1),
+)
+def test_fewer_than_three_seeds_never_give_a_verdict(a: list[float], shift: float) -> None:
+    """However clear the difference, an interval over 1 or 2 seeds is not a verdict."""
+    result = compare(a, [x - shift for x in a], a="a", b="b", condition="x")
+    assert result.verdict == "too_few_seeds" and result.label == "NO VERDICT"
+    assert "too few seeds for a verdict (at least 3)" in result.sentence()
 
 
 def test_unpaired_lengths_are_refused() -> None:

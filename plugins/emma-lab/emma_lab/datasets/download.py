@@ -23,6 +23,7 @@ from urllib.request import Request, urlopen
 
 from tqdm.auto import tqdm
 
+from emma_plugins.atomic import write_atomic
 from emma_plugins.core.errors import DataError
 
 DEFAULT_TIMEOUT = 60.0
@@ -66,21 +67,17 @@ def download_file(
     """
     dest = Path(dest)
     _mkdir(dest.parent, manual)
-    part: Path | None = None
+
+    def download_into(out: IO[bytes]) -> None:
+        _stream(url, out, timeout=timeout, progress=progress, label=dest.name)
+        out.flush()
+        if sha256 is not None:  # checked before the rename: a bad download never lands
+            _check_digest(Path(out.name), _accepted(sha256), file_sha256, what=url, manual=manual)
+
     try:
-        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        part = Path(name)
-        with os.fdopen(fd, "wb") as out:
-            _stream(url, out, timeout=timeout, progress=progress, label=dest.name)
-        if sha256 is not None:
-            _check_digest(part, _accepted(sha256), file_sha256, what=url, manual=manual)
-        os.replace(part, dest)
+        return write_atomic(dest, download_into)  # the umask's file mode, like any output
     except (URLError, OSError, ValueError, http.client.HTTPException) as exc:
         raise DataError(f"Could not download {url}: {exc}. {manual}".strip()) from exc
-    finally:
-        if part is not None:
-            part.unlink(missing_ok=True)
-    return dest
 
 
 def fetch_archive(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 import tarfile
 import zipfile
 from pathlib import Path
@@ -44,6 +46,19 @@ def test_download_file_verifies_and_renames(tmp_path: Path) -> None:
         download_file(f"{base}/data.csv", dest, sha256=PAYLOAD_SHA, progress=False)
     assert dest.read_bytes() == PAYLOAD
     assert leftovers(dest.parent) == ["data.csv"]  # no temporary file left behind
+
+
+def test_downloaded_files_get_the_umask_default_mode(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "data.csv").write_bytes(PAYLOAD)
+    dest = tmp_path / "out" / "data.csv"
+    previous = os.umask(0o027)
+    try:
+        with serve(tmp_path / "site") as base:
+            download_file(f"{base}/data.csv", dest, sha256=PAYLOAD_SHA, progress=False)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o640  # not mkstemp's 0o600
 
 
 def test_download_file_checksum_mismatch_deletes_file(tmp_path: Path) -> None:

@@ -8,9 +8,12 @@ from _experiment_samples import breast_cancer_spec, small_data
 from emma_lab.experiments.protocol import prepare_seed
 
 from emma_plugins.assembly.builder import build
+from emma_plugins.spec import parse_spec
+from emma_plugins.spec.sections import ANNEAL_FACTOR, ANNEAL_START
 from emma_plugins.training.annealing import ColdnessAnnealing, compensate_initial_attention
 from emma_plugins.training.loop import FitConfig, evaluate_loss, fit
 from emma_plugins.training.loss import ClassificationLoss
+from emma_plugins.training.settings import coldness_annealing, fit_config
 from emma_plugins.training.stages import fit_estimators
 
 
@@ -124,3 +127,30 @@ def test_compensation_covers_encoder_fusion_on_inputs_and_encodings(apply_to: st
 def test_compensation_for_encodings_needs_the_network_to_name_its_layers() -> None:
     with pytest.raises(ValueError, match="input_layers"):
         compensate_initial_attention(torch.nn.Sequential(torch.nn.Linear(2, 1)), 2, "encodings")
+
+
+@pytest.mark.parametrize("anneal", [{}, {"start": 1e-3, "factor": 10.0}])
+def test_the_specs_anneal_section_drives_the_reported_rho(anneal: dict[str, float]) -> None:
+    """``anneal: {}`` anneals with the defaults; given ``start`` and ``factor`` are used; the
+    reported rho multiplies by ``factor`` after each improving epoch until the first that
+    does not improve, then stays."""
+    spec = parse_spec({**breast_cancer_spec(), "training": {"anneal": anneal, "epochs": 5}})
+    training = spec.resolved_training
+    data, model, loss = _setup()
+    fit_estimators(model, data.clean["train"])
+    config = fit_config(training, seed=0, epochs=training.epochs)
+    config.annealing = coldness_annealing(training)
+    model.attention.importance.set_coldness(config.annealing.rho)
+    initial = evaluate_loss(model, data.mixed["val"], loss)  # what epoch 1 must improve on
+    result = fit(model, data.mixed["train"], data.mixed["val"], loss, config)
+    start = anneal.get("start", ANNEAL_START)
+    factor = anneal.get("factor", ANNEAL_FACTOR)
+    expected, best, cooling = start, initial, True
+    for row in result.history:
+        assert row["rho"] == pytest.approx(expected)
+        improved = row["val_loss"] < best
+        best = min(best, row["val_loss"])
+        cooling = cooling and improved
+        if cooling:
+            expected = min(expected * factor, 10.0)
+    assert len({row["rho"] for row in result.history}) > 1  # it did cool

@@ -106,6 +106,34 @@ def unregistered(module: nn.Module) -> Iterator[tuple[str, Tensor | nn.Module]]:
                     yield (f"{prefix}.{attr}" if prefix else attr), member
 
 
+def tensor_names_where(module: nn.Module, predicate: Callable[[Tensor], bool]) -> list[str]:
+    """Names of ``module``'s tensors, registered or plain attributes, for which ``predicate``
+    holds."""
+    names = [name for name, t in tensors(module) if predicate(t)]
+    names += [name for name, t in unregistered(module) if isinstance(t, Tensor) and predicate(t)]
+    return names
+
+
+def assert_all_float64(moved: nn.Module) -> None:
+    """Every floating tensor of ``moved`` (a module after ``.to(torch.float64)``) is float64."""
+    stale = tensor_names_where(moved, lambda t: t.is_floating_point() and t.dtype != torch.float64)
+    if stale:
+        raise AssertionError(
+            f"after .to(torch.float64) these tensors are not float64: {', '.join(sorted(stale))}; "
+            "register them as buffers or parameters."
+        )
+
+
+def assert_all_on_device(moved: nn.Module, device: torch.device, label: str) -> None:
+    """Every tensor of ``moved`` (a module after ``.to(label)``) is on ``device``'s type."""
+    left = tensor_names_where(moved, lambda t: t.device.type != device.type)
+    if left:
+        raise AssertionError(
+            f"after .to({label!r}) these tensors stayed behind: {', '.join(sorted(left))}; "
+            "register them as buffers or parameters."
+        )
+
+
 def assert_tensors_registered(module: nn.Module) -> None:
     """Every tensor and submodule of ``module`` is registered."""
     plain = sorted({name for name, _ in unregistered(module)})

@@ -15,13 +15,13 @@ from torch import Tensor, nn
 
 from emma_plugins.core.contracts import Constrained, Describable
 from emma_plugins.testing._assertions import (
+    assert_all_float64,
+    assert_all_on_device,
     assert_close,
     assert_json_ready,
     assert_tensors_registered,
     scrambled_copy,
     state_dict_copy,
-    tensors,
-    unregistered,
 )
 
 Inputs = tuple[Any, ...]
@@ -187,17 +187,7 @@ def check_dtype_move(module: nn.Module, inputs: Inputs) -> None:
     """After ``.to(torch.float64)`` every floating tensor is float64, and so is the output."""
     module = _as_module(module).eval()
     moved = copy.deepcopy(module).to(torch.float64)
-    stale = [n for n, t in tensors(moved) if t.is_floating_point() and t.dtype != torch.float64]
-    stale += [
-        n
-        for n, t in unregistered(moved)
-        if isinstance(t, Tensor) and t.is_floating_point() and t.dtype != torch.float64
-    ]
-    if stale:
-        raise AssertionError(
-            f"after .to(torch.float64) these tensors are not float64: {', '.join(sorted(stale))};"
-            " register them as buffers or parameters."
-        )
+    assert_all_float64(moved)
     with torch.no_grad():
         expected = flat(module(*inputs))
         actual = flat(moved(*cast(inputs, dtype=torch.float64)))
@@ -216,15 +206,7 @@ def check_device_move(module: nn.Module, inputs: Inputs, device: str = "meta") -
     no accelerator and catches tensors created on the CPU inside ``forward``)."""
     target = torch.device(device)
     moved = copy.deepcopy(_as_module(module)).to(target).eval()
-    left = [n for n, t in tensors(moved) if t.device.type != target.type]
-    left += [
-        n for n, t in unregistered(moved) if isinstance(t, Tensor) and t.device.type != target.type
-    ]
-    if left:
-        raise AssertionError(
-            f"after .to({device!r}) these tensors stayed behind: {', '.join(sorted(left))}; "
-            "register them as buffers or parameters."
-        )
+    assert_all_on_device(moved, target, device)
     try:
         with torch.no_grad():
             outputs = flat(moved(*cast(inputs, device=target)))

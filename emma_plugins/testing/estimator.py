@@ -28,8 +28,11 @@ from emma_plugins.estimators.base import ArrayLike, EnergyEstimator, as_tensor
 from emma_plugins.testing._assertions import (
     ATOL,
     RTOL,
+    assert_all_float64,
+    assert_all_on_device,
     assert_contract,
     assert_params_forbid_extra,
+    assert_tensors_registered,
     scrambled_copy,
     state_dict_copy,
 )
@@ -37,7 +40,6 @@ from emma_plugins.testing._assertions import assert_close as _assert_close
 from emma_plugins.testing._assertions import assert_per_sample as _assert_per_sample
 from emma_plugins.testing._assertions import name_of as _name
 from emma_plugins.testing._assertions import tensors as _tensors
-from emma_plugins.testing._assertions import unregistered as _unregistered
 from emma_plugins.testing._kit import Case, FamilyKit, Params
 from emma_plugins.testing.samples import N_SAMPLES, fast_params, mode_shapes_for, sample
 
@@ -201,13 +203,7 @@ def check_batch_independence(estimator: EnergyEstimator, x: ArrayLike) -> None:
 def check_tensors_registered(estimator: EnergyEstimator, x: ArrayLike) -> None:
     """Every tensor and submodule is registered, so ``state_dict`` and ``.to()`` see it."""
     del x  # part of the uniform check signature
-    plain = sorted({name for name, _ in _unregistered(estimator)})
-    if plain:
-        raise AssertionError(
-            f"{', '.join(plain)} hold(s) tensors or modules as plain attributes: state_dict does "
-            "not save them and .to() does not move them. Use self.register_buffer(name, tensor) "
-            "for fitted statistics, nn.Parameter for weights, nn.ModuleList for submodules."
-        )
+    assert_tensors_registered(estimator)
 
 
 def _scrambled_copy(estimator: EnergyEstimator) -> EnergyEstimator:
@@ -262,19 +258,7 @@ def check_dtype_move(estimator: EnergyEstimator, x: ArrayLike) -> None:
     is then computed in float64 and agrees with the float32 one."""
     data = _x_for(estimator, x)
     moved = copy.deepcopy(estimator).to(torch.float64)
-    stale = [
-        name for name, t in _tensors(moved) if t.is_floating_point() and t.dtype != torch.float64
-    ]
-    stale += [
-        name
-        for name, t in _unregistered(moved)
-        if isinstance(t, Tensor) and t.is_floating_point() and t.dtype != torch.float64
-    ]
-    if stale:
-        raise AssertionError(
-            f"after .to(torch.float64) these tensors are not float64: {', '.join(sorted(stale))}; "
-            "register them as buffers or parameters."
-        )
+    assert_all_float64(moved)
     with torch.no_grad():
         expected = estimator.potential(data)
         actual = moved.potential(data.double())
@@ -301,17 +285,7 @@ def check_device_move(
     device = torch.device(device)
     data = _x_for(estimator, x)
     moved = copy.deepcopy(estimator).to(device)
-    left = [name for name, t in _tensors(moved) if t.device.type != device.type]
-    left += [
-        name
-        for name, t in _unregistered(moved)
-        if isinstance(t, Tensor) and t.device.type != device.type
-    ]
-    if left:
-        raise AssertionError(
-            f"after .to({str(device)!r}) these tensors stayed behind: {', '.join(sorted(left))}; "
-            "register them as buffers or parameters."
-        )
+    assert_all_on_device(moved, device, str(device))
     try:
         with torch.no_grad():
             actual = moved.potential(data.to(device))

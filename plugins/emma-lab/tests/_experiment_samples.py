@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import torch
 from emma_lab.experiments.comparison import Experiment
+from emma_lab.experiments.protocol import SeedData
 
 from emma_plugins.sources import MultiModalData, load_breast_cancer
 from emma_plugins.spec import EmmaSpec, parse_spec
+from emma_plugins.training.batches import TensorSplit
 
 
 def breast_cancer_spec(**attention: Any) -> dict[str, Any]:
@@ -41,3 +45,19 @@ def tiny_spec(
 def tiny_experiment(spec: EmmaSpec | None = None, **options: Any) -> Experiment:
     """The experiment of ``spec`` (default `tiny_spec`), without progress bars."""
     return Experiment.from_spec(spec or tiny_spec(), progress=False, **options)
+
+
+def with_scrambled_test(data: SeedData, seed: int) -> SeedData:
+    """``data`` with random inputs and flipped labels in its test split (clean and mixed),
+    drawn with ``seed``: what model selection does must not change."""
+    test = data.clean["test"]
+    noise = torch.Generator().manual_seed(seed)
+    scrambled = TensorSplit(
+        [torch.randn(m.shape, generator=noise) for m in test.modes],
+        1 - test.y,
+        test.missing,
+        test.xi,
+    )
+    return replace(
+        data, clean={**data.clean, "test": scrambled}, mixed={**data.mixed, "test": scrambled}
+    )

@@ -25,6 +25,7 @@ from emma_lab.analyses.common import (
     format_sigma,
     forward_with_report,
     mean_std,
+    seed_count,
     sigma_levels,
     sigma_matrix,
     subsample,
@@ -46,6 +47,15 @@ def mean_scores(report: AttentionReport, n_blocks: int) -> dict[str, np.ndarray]
     return {
         name: blocks(getattr(report, name).numpy(), n_blocks).mean(axis=1) for name in QUANTITIES
     }
+
+
+def noisy_mean_scores(
+    model: nn.Module, test: TensorSplit, sigmas: np.ndarray, seed: int
+) -> dict[str, np.ndarray]:
+    """`mean_scores` of ``model`` on ``test`` with noise levels ``sigmas`` ``(S, M)``: one
+    block of noisy copies per row (`noise_grid`, drawn with ``seed``)."""
+    _, report = forward_with_report(model, noise_grid(test, sigmas, seed))
+    return mean_scores(report, len(sigmas))
 
 
 def plot_quantity_bands(
@@ -129,10 +139,9 @@ class AttentionNoiseAnalysis:
         test = subsample(data.clean["test"], self.max_rows, data.seed)
         names, n_modes, n_levels = self.mode_names, len(self.mode_names), len(self.levels)
         sweep = np.concatenate([sigma_matrix(self.levels, n_modes, [i]) for i in range(n_modes)])
-        _, report = forward_with_report(model, noise_grid(test, sweep, data.seed * 37))
         means = {
             k: v.reshape(n_modes, n_levels, n_modes)
-            for k, v in mean_scores(report, len(sweep)).items()
+            for k, v in noisy_mean_scores(model, test, sweep, data.seed * 37).items()
         }
         noisy, level, mode = np.meshgrid(
             np.arange(n_modes), np.arange(n_levels), np.arange(n_modes), indexing="ij"
@@ -163,8 +172,7 @@ class AttentionNoiseAnalysis:
         a, b = np.meshgrid(levels, levels, indexing="ij")
         grid = np.zeros((a.size, len(self.mode_names)), dtype=np.float32)
         grid[:, 0], grid[:, 1] = a.ravel(), b.ravel()
-        _, report = forward_with_report(model, noise_grid(test, grid, data.seed * 41))
-        means = mean_scores(report, len(grid))
+        means = noisy_mean_scores(model, test, grid, data.seed * 41)
         n_points, n_modes = len(grid), len(self.mode_names)
         self._surface.append(
             pd.DataFrame(
@@ -224,7 +232,7 @@ class AttentionNoiseAnalysis:
 
     def markdown(self, figure_dir: str) -> str:
         result = self.results()
-        seeds = result.curves["seed"].nunique() if not result.curves.empty else 0
+        seeds = seed_count(result.curves)
         lines = [
             "## Importance and attention versus noise (figures 6.3-6.6)",
             "",

@@ -133,6 +133,16 @@ def _cat_reports(reports: list[AttentionReport]) -> AttentionReport:
     return AttentionReport(**values)
 
 
+def chosen_models(outcome: SeedOutcome, models: Sequence[str] | None) -> list[str]:
+    """``models`` (default: every model of the seed, in its order), each of which the seed
+    must have."""
+    names = list(outcome.models) if models is None else list(models)
+    absent = [name for name in names if name not in outcome.models]
+    if absent:
+        raise KeyError(f"no model(s) {absent} in this seed; models: {list(outcome.models)}.")
+    return names
+
+
 def attention_model(outcome: SeedOutcome, name: str) -> tuple[nn.Module, EnergyAttention]:
     """The trained model ``name`` of a seed and its attention module (which it must have)."""
     if name not in outcome.models:
@@ -176,6 +186,11 @@ def blocks(values: np.ndarray, n_blocks: int) -> np.ndarray:
 
 def write_csv(path: Path, frame: pd.DataFrame) -> Path:
     return write_atomic(path, lambda h: h.write(frame.to_csv(index=False).encode("utf-8")))
+
+
+def seed_count(frame: pd.DataFrame) -> int:
+    """How many seeds a tidy frame with a ``seed`` column holds (0 when it is empty)."""
+    return frame["seed"].nunique() if not frame.empty else 0
 
 
 def mean_std(values: pd.Series | np.ndarray | Sequence[float], digits: int = 3) -> str:

@@ -29,14 +29,20 @@ from emma_lab.analyses.common import (
     attention_model,
     block_metric,
     blocks,
+    chosen_models,
     format_sigma,
     forward,
     mean_std,
+    seed_count,
     subsample,
     write_csv,
 )
 from emma_lab.analyses.potential_noise import SCORES
-from emma_lab.analyses.robustness import area_comparisons, curve_areas
+from emma_lab.analyses.robustness import (
+    area_comparison_lines,
+    area_comparisons,
+    curve_areas,
+)
 from emma_lab.experiments.comparison import SeedOutcome
 from emma_lab.experiments.protocol import SeedData
 from emma_lab.experiments.sweeps import CorruptionSweep, sweep_grid
@@ -107,10 +113,7 @@ class CorruptionSweepAnalysis:
 
     # -- collection ------------------------------------------------------------------------
     def __call__(self, data: SeedData, outcome: SeedOutcome) -> None:
-        names = list(outcome.models) if self.models is None else self.models
-        absent = [name for name in names if name not in outcome.models]
-        if absent:
-            raise KeyError(f"no model(s) {absent} in this seed; models: {list(outcome.models)}.")
+        names = chosen_models(outcome, self.models)
         test = subsample(data.clean["test"], self.max_rows, data.seed)
         _, attention = attention_model(outcome, self.estimators_from)
         estimators = cast(Sequence[EnergyEstimator], list(attention.estimators))
@@ -256,7 +259,7 @@ class CorruptionSweepAnalysis:
 
     def markdown(self, figure_dir: str) -> str:
         result = self.results()
-        seeds = result.curves["seed"].nunique() if not result.curves.empty else 0
+        seeds = seed_count(result.curves)
         lines = [
             "## Corruption-kind sweeps",
             "",
@@ -267,8 +270,7 @@ class CorruptionSweepAnalysis:
         ]
         for sweep, label in zip(self.sweeps, self.sweep_names, strict=True):
             lines += self._sweep_section(result, sweep, label)
-        lines += ["Paired comparisons of the areas (per-seed differences, 95% t-interval):", ""]
-        lines += [f"- **{c.label}**: {c.sentence()}" for c in result.comparisons]
+        lines += area_comparison_lines(result.comparisons)
         lines += [
             "",
             f"![metric over the sweeps]({figure_dir}/sweep_robustness.png)",

@@ -22,6 +22,7 @@ from emma_lab.analyses.common import (
     attention_model,
     format_sigma,
     mean_std,
+    seed_count,
     sigma_levels,
     sigma_matrix,
     subsample,
@@ -234,7 +235,7 @@ class PotentialNoiseAnalysis:
 
     def markdown(self, figure_dir: str) -> str:
         result = self.results()
-        seeds = result.curves["seed"].nunique() if not result.curves.empty else 0
+        seeds = seed_count(result.curves)
         lines = [
             "## Potential energy versus noise (figures 6.1-6.2)",
             "",

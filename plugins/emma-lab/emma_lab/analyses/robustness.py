@@ -22,9 +22,11 @@ from emma_lab.analyses.common import (
     DEFAULT_SIGMAS,
     block_metric,
     blocks,
+    chosen_models,
     forward,
     mean_std,
     normalised_area,
+    seed_count,
     sigma_levels,
     sigma_matrix,
     subsample,
@@ -79,10 +81,7 @@ class RobustnessAnalysis:
         self._curves: list[pd.DataFrame] = []
 
     def __call__(self, data: SeedData, outcome: SeedOutcome) -> None:
-        names = list(outcome.models) if self.models is None else self.models
-        absent = [name for name in names if name not in outcome.models]
-        if absent:
-            raise KeyError(f"no model(s) {absent} in this seed; models: {list(outcome.models)}.")
+        names = chosen_models(outcome, self.models)
         test = subsample(data.clean["test"], self.max_rows, data.seed)
         n_modes, n_levels = len(self.mode_names), len(self.levels)
         sweep = np.concatenate([sigma_matrix(self.levels, n_modes, [i]) for i in range(n_modes)])
@@ -146,7 +145,7 @@ class RobustnessAnalysis:
 
     def markdown(self, figure_dir: str) -> str:
         result = self.results()
-        seeds = result.areas["seed"].nunique() if not result.areas.empty else 0
+        seeds = seed_count(result.areas)
         low, high = self.levels[0], self.levels[-1]
         table = (
             result.areas.groupby(["model", "mode"], sort=False)["area"]
@@ -167,10 +166,8 @@ class RobustnessAnalysis:
             "",
             f"![robustness generalisation]({figure_dir}/robustness.png)",
             "",
-            "Paired comparisons of the areas (per-seed differences, 95% t-interval):",
-            "",
+            *area_comparison_lines(result.comparisons),
         ]
-        lines += [f"- **{c.label}**: {c.sentence()}" for c in result.comparisons]
         return "\n".join([*lines, ""])
 
 
@@ -210,6 +207,15 @@ def area_comparisons(
                 compare(chosen[a].tolist(), chosen[b].tolist(), a=a, b=b, condition=condition(mode))
             )
     return out
+
+
+def area_comparison_lines(comparisons: Sequence[PairedComparison]) -> list[str]:
+    """The report's verdicts on the areas: a heading, a blank line, a bullet per comparison."""
+    return [
+        "Paired comparisons of the areas (per-seed differences, 95% t-interval):",
+        "",
+        *[f"- **{c.label}**: {c.sentence()}" for c in comparisons],
+    ]
 
 
 def curve_areas(curves: pd.DataFrame, x: str = "sigma") -> pd.DataFrame:

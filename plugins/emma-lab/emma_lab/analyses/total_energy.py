@@ -25,6 +25,7 @@ from emma_lab.analyses.common import (
     forward_with_report,
     mean_std,
     predictions,
+    seed_count,
     sigma_levels,
     sigma_matrix,
     subsample,
@@ -143,7 +144,7 @@ class TotalEnergyAnalysis:
     def markdown(self, figure_dir: str) -> str:
         result = self.results()
         curves, summary = result.curves, result.summary
-        seeds = summary["seed"].nunique() if not summary.empty else 0
+        seeds = seed_count(summary)
         table = curves.groupby("sigma", sort=True).agg(
             **{
                 "mean total energy": ("total_energy", mean_std),

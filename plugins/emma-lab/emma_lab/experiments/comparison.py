@@ -45,6 +45,8 @@ from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.corruptions import CorruptionScheme, MissingMode
 from emma_plugins.sources import MultiModalData
 from emma_plugins.spec import EmmaSpec
+from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.loop import FitResult
 from emma_plugins.training.loss import ClassificationLoss
 from emma_plugins.training.settings import coldness_annealing, fit_config, mode_corruption
 from emma_plugins.training.stages import train_base, train_with, train_without
@@ -252,6 +254,12 @@ class TrainedModel:
     threshold: float
     val_loss: float
 
+    @classmethod
+    def from_fit(cls, model: EmmaModel, fit: FitResult, val: TensorSplit) -> TrainedModel:
+        """``model`` as ``fit`` left it, with its threshold chosen on ``val``."""
+        threshold = choose_threshold(model, val)
+        return cls(model, fit.best_epoch, threshold, fit.best_val_loss)
+
 
 def seed_loss(data: SeedData, spec: EmmaSpec) -> ClassificationLoss:
     """The task loss of one seed (class weights from that seed's training split)."""
@@ -271,8 +279,7 @@ def train_base_model(spec: EmmaSpec, data: SeedData, loss: ClassificationLoss) -
         loss,
         fit_config(training, seed=data.seed, epochs=training.base_epochs),
     )
-    threshold = choose_threshold(base.model, data.clean["val"])
-    return TrainedModel(base.model, base.fit.best_epoch, threshold, base.fit.best_val_loss)
+    return TrainedModel.from_fit(base.model, base.fit, data.clean["val"])
 
 
 def train_without_model(
@@ -288,8 +295,7 @@ def train_without_model(
         loss,
         fit_config(training, seed=data.seed, epochs=training.epochs),
     )
-    threshold = choose_threshold(without.model, data.mixed["val"])
-    return TrainedModel(without.model, without.fit.best_epoch, threshold, without.fit.best_val_loss)
+    return TrainedModel.from_fit(without.model, without.fit, data.mixed["val"])
 
 
 def variant_model_name(variant: Variant) -> str:
@@ -323,8 +329,7 @@ def train_variant(
         anneal=coldness_annealing(training),
         estimators_from=estimators_from,
     )
-    threshold = choose_threshold(result.model, data.mixed["val"])
-    return TrainedModel(result.model, result.fit.best_epoch, threshold, result.fit.best_val_loss)
+    return TrainedModel.from_fit(result.model, result.fit, data.mixed["val"])
 
 
 def score_models(

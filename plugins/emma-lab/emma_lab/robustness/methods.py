@@ -27,7 +27,7 @@ from emma_lab.experiments.comparison import (
     train_variant,
     train_without_model,
 )
-from emma_lab.experiments.protocol import SeedData, choose_threshold
+from emma_lab.experiments.protocol import SeedData
 from emma_lab.robustness.suite import EARLY_FUSION, NOISE_AUGMENTATION, BenchSpec
 from emma_lab.spec import bare_spec
 from emma_plugins.assembly.model import EmmaModel
@@ -83,8 +83,7 @@ def train_on_mix(
     result = fit(
         model, data.mixed["train"], data.mixed["val"], seed_loss(data, loss_spec), settings
     )
-    threshold = choose_threshold(model, data.mixed["val"])
-    return TrainedModel(model, result.best_epoch, threshold, result.best_val_loss)
+    return TrainedModel.from_fit(model, result, data.mixed["val"])
 
 
 class MethodTrainer:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pandas as pd
 import pytest
 import torch
-from _experiment_samples import small_data, tiny_experiment, tiny_spec
+from _experiment_samples import small_data, tiny_experiment, tiny_spec, with_scrambled_test
 from emma_lab.experiments.comparison import run_seed
 from emma_lab.experiments.protocol import prepare_seed, score
 from emma_lab.experiments.runner import run_table_experiment
@@ -65,17 +63,7 @@ def test_same_seed_gives_identical_scores() -> None:
 
 def test_selection_never_sees_the_test_split() -> None:
     data = prepare_seed(small_data(), MODES, seed=0, sigma=0.5)
-    test = data.clean["test"]
-    noise = torch.Generator().manual_seed(1)
-    scrambled = TensorSplit(
-        [torch.randn(m.shape, generator=noise) for m in test.modes],
-        1 - test.y,
-        test.missing,
-        test.xi,
-    )
-    leaked = replace(
-        data, clean={**data.clean, "test": scrambled}, mixed={**data.mixed, "test": scrambled}
-    )
+    leaked = with_scrambled_test(data, seed=1)
     a, b = _seed_run(data), _seed_run(leaked)
     scores_a, diag_a, scores_b, diag_b = a.scores, a.diagnostics, b.scores, b.diagnostics
     # thresholds and best epochs come from validation only, so they cannot change...

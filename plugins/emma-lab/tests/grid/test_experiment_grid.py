@@ -4,23 +4,19 @@ workers, outputs and the report."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-import torch
-from _experiment_samples import breast_cancer_spec, small_data, tiny_spec
+from _experiment_samples import breast_cancer_spec, small_data, tiny_spec, with_scrambled_test
 from emma_lab.experiments import comparison as table_module
-from emma_lab.experiments.protocol import SeedData
 from emma_lab.grid import search as grid_module
 from emma_lab.grid.runner import grid_of, run_grid_spec
 from emma_lab.grid.search import GridResult, grid_points, run_grid
 
 from emma_plugins.core.errors import EmmaError, SpecError
 from emma_plugins.spec import parse_spec
-from emma_plugins.training.batches import TensorSplit
 
 GRID = {
     "rho": [1e-3, 1e-1],
@@ -52,27 +48,15 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[GridResult, Pat
     return _run(out), out
 
 
-def _scrambled(data: SeedData) -> SeedData:
-    test = data.clean["test"]
-    noise = torch.Generator().manual_seed(3)
-    scrambled = TensorSplit(
-        [torch.randn(m.shape, generator=noise) for m in test.modes],
-        1 - test.y,
-        test.missing,
-        test.xi,
-    )
-    return replace(
-        data, clean={**data.clean, "test": scrambled}, mixed={**data.mixed, "test": scrambled}
-    )
-
-
 def test_ranking_uses_validation_data_only(
     reference: tuple[GridResult, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clean, _ = reference
     # every seed of the grid is prepared through Experiment.prepare -> prepare_seed
     original = table_module.prepare_seed
-    monkeypatch.setattr(table_module, "prepare_seed", lambda *a, **k: _scrambled(original(*a, **k)))
+    monkeypatch.setattr(
+        table_module, "prepare_seed", lambda *a, **k: with_scrambled_test(original(*a, **k), seed=3)
+    )
     scrambled = _run(tmp_path)
     # a different test split leaves the ranking and every validation score unchanged...
     pd.testing.assert_frame_equal(_validation_view(scrambled), _validation_view(clean))

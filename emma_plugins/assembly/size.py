@@ -46,6 +46,8 @@ class ParameterCount:
     """
 
     parts: dict[str, int]
+    #: A location whose sizes overflow torch's 64-bit element counts, with torch's message.
+    overflow: tuple[str, str] | None = None
 
     @property
     def total(self) -> int:
@@ -92,6 +94,7 @@ def estimate_parameters(spec: EmmaSpec, *, network_given: bool = False) -> Param
     measured here and its build proceeds as before.
     """
     parts: dict[str, int] = {}
+    where = "network"
     # fork_rng: initialising on meta draws nothing, but a plugin might draw on the CPU;
     # the caller's seeded weights must not depend on whether the spec was measured.
     with torch.random.fork_rng(devices=[]), torch.device("meta"):
@@ -99,18 +102,21 @@ def estimate_parameters(spec: EmmaSpec, *, network_given: bool = False) -> Param
             if spec.attention.enabled:
                 registry = get_registry("estimator")
                 for index, mode in enumerate(spec.modes):
+                    where = f"modes[{index}].estimator"
                     estimator = registry.get(mode.estimator.kind).build(
                         mode.estimator, shape=mode.sample_shape
                     )
-                    parts[f"modes[{index}].estimator"] = _size(estimator)
+                    parts[where] = _size(estimator)
                 shapes = [tuple(shape) for shape in spec.mode_shapes]
                 for slot, component in spec.attention.stages().items():
+                    where = f"attention.{slot}"
                     context: dict[str, Any] = {"n_modes": len(spec.modes)}
                     if slot in SHAPED_SLOTS:
                         context["mode_shapes"] = shapes
                     stage = get_registry(slot).get(component.kind).build(component, **context)
-                    parts[f"attention.{slot}"] = _size(stage)
+                    parts[where] = _size(stage)
             if spec.network is not None and not network_given:
+                where = "network"
                 network = (
                     get_registry("network")
                     .get(spec.network.kind)
@@ -121,9 +127,16 @@ def estimate_parameters(spec: EmmaSpec, *, network_given: bool = False) -> Param
                     )
                 )
                 parts["network"] = _size(network)
-        except Exception:  # not measurable on meta: the real build reports any error
-            return None
+        except Exception as exc:
+            if _overflowed(exc):  # sizes beyond 64-bit counts: far above any limit
+                return ParameterCount(parts, overflow=(where, " ".join(str(exc).split())[:200]))
+            return None  # not measurable on meta: the real build reports any error
     return ParameterCount(parts) if parts else None
+
+
+def _overflowed(exc: Exception) -> bool:
+    """Whether torch refused a size because it does not fit its 64-bit counts."""
+    return isinstance(exc, OverflowError) or "overflow" in str(exc).lower()
 
 
 def parameter_issues(
@@ -133,6 +146,15 @@ def parameter_issues(
     parameters and buffers (`max_parameters`); none otherwise."""
     cap = max_parameters(limit)
     count = estimate_parameters(spec, network_given=network_given)
+    if count is not None and count.overflow is not None:
+        where, detail = count.overflow
+        return [
+            SpecIssue(
+                where,
+                f"its sizes are too large to count: torch refused them ({detail}), far above "
+                f"the limit of {cap:,} parameters and buffers; make the model smaller",
+            )
+        ]
     if count is None or count.total <= cap:
         return []
     where, part = count.largest()

@@ -54,6 +54,13 @@ def _too_deep(where: str = "") -> SpecLimitError:
     )
 
 
+def _too_many() -> SpecLimitError:
+    return SpecLimitError(
+        f"the spec holds more than {MAX_SPEC_VALUES} values (a YAML alias counts again each "
+        f"time it is used); spec files are limited to {MAX_SPEC_VALUES} values"
+    )
+
+
 @functools.cache
 def _unique_key_loader() -> type[yaml.SafeLoader]:
     """Safe YAML loading that refuses a key given twice in one mapping (YAML keeps the last)
@@ -66,8 +73,12 @@ def _unique_key_loader() -> type[yaml.SafeLoader]:
 
     class UniqueKeyLoader(yaml.SafeLoader):
         _emma_depth = 0
+        _emma_nodes = 0
 
         def compose_node(self, parent: Any, index: Any) -> Any:
+            self._emma_nodes += 1  # stop a long file early; aliases are counted later
+            if self._emma_nodes > MAX_SPEC_VALUES:
+                raise _too_many()
             opens = self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent)
             if opens:
                 self._emma_depth += 1
@@ -110,41 +121,54 @@ def _read_yaml(text: str) -> Any:
         raise ValueError(str(exc)) from None
 
 
-#: Tokens of a bracket scan: strings (whose brackets do not count), comments, brackets.
+#: Tokens of the scans before parsing: strings and comments (whose brackets and dots do
+#: not count), brackets, and for TOML dots and bare words (key parts). Every alternative
+#: matches in linear time, so the scan cannot be made slow by its input.
 _JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 _TOML_TOKENS = re.compile(
     r'"""(?:[^\\]|\\[\s\S])*?"""|\'\'\'[\s\S]*?\'\'\''
-    r'|"(?:[^"\\\n]|\\.)*"?|\'[^\'\n]*\'?|#[^\n]*|[\[\]{}]'
+    r'|"(?:[^"\\\n]|\\.)*"?|\'[^\'\n]*\'?|#[^\n]*|[\[\]{}.]|[A-Za-z0-9_+:-]+'
 )
 
 
+def _line(text: str, position: int) -> str:
+    return f"line {text.count(chr(10), 0, position) + 1}: "
+
+
 def _check_bracket_depth(text: str, tokens: re.Pattern[str]) -> None:
-    """Refuse text whose brackets nest deeper than `MAX_DEPTH`, before a recursive parser
-    sees it; brackets inside strings and comments do not count. Unbalanced brackets are
-    left to the parser to report."""
-    depth = 0
+    """Refuse text nested deeper than `MAX_DEPTH` before a recursive parser sees it.
+
+    Brackets count one level each; for TOML so does each part of a dotted key (``a.b.c``,
+    in a table header or a key), which tomllib also handles in quadratic time. Brackets
+    and dots inside strings and comments do not count. Unbalanced brackets are left to
+    the parser to report.
+    """
+    depth = parts = 0
+    after_dot = False
     for match in tokens.finditer(text):
         token = match.group()
-        if token in "[{":
+        first = token[0]
+        if first in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                line = text.count("\n", 0, match.start()) + 1
-                raise _too_deep(f"line {line}: ")
-        elif token in "]}":
-            depth = max(depth - 1, 0)
-
-
-#: A dotted TOML key (``a.b.c``, a table header or a key) of more than `MAX_DEPTH` parts:
-#: each part nests one level, and tomllib takes time quadratic in the number of parts.
-_TOML_KEY_PART = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
-_TOML_DEEP_KEY = re.compile(rf"{_TOML_KEY_PART}(?:[ \t]*\.[ \t]*{_TOML_KEY_PART}){{{MAX_DEPTH},}}")
+                raise _too_deep(_line(text, match.start()))
+            parts = 0
+        elif first in "]}":
+            depth, parts = max(depth - 1, 0), 0
+        elif token == ".":
+            after_dot = True
+            continue
+        elif first == "#":
+            parts = 0
+        else:  # a key part (or a value: values are never joined by dots)
+            parts = parts + 1 if after_dot else 1
+            if parts > MAX_DEPTH:
+                raise _too_deep(f"{_line(text, match.start())}a dotted key: ")
+        after_dot = False
 
 
 def _read_toml(text: str) -> Any:
     _check_bracket_depth(text, _TOML_TOKENS)
-    deep_key = _TOML_DEEP_KEY.search(text)
-    if deep_key is not None:
-        raise _too_deep(f"line {text.count(chr(10), 0, deep_key.start()) + 1}: a dotted key: ")
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on Python 3.10 only
@@ -211,11 +235,7 @@ def check_spec_shape(data: Any) -> None:
             if depth > MAX_DEPTH:
                 raise _too_deep()
             if values > MAX_SPEC_VALUES:
-                raise SpecLimitError(
-                    f"the spec expands to more than {MAX_SPEC_VALUES} values (a YAML alias "
-                    f"counts again each time it is used); spec files are limited to "
-                    f"{MAX_SPEC_VALUES} values"
-                )
+                raise _too_many()
             sizes[key] = (values, depth)
             continue
         if key in sizes:

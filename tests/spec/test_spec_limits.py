@@ -176,7 +176,7 @@ def test_shared_but_small_aliases_are_fine(tmp_path: Path) -> None:
         "network: mlp\n"
     )
     spec = load_spec(path)
-    assert spec.modes[0].estimator.hidden == spec.modes[1].estimator.hidden == 3
+    assert spec.modes[0].estimator.hidden == spec.modes[1].estimator.hidden == 3  # type: ignore[attr-defined]
 
 
 def test_the_shape_check_walks_python_data() -> None:

@@ -7,6 +7,15 @@ from pathlib import Path
 
 from emma_lab.commands.arguments import add_spec_run_arguments
 from emma_lab.commands.output import add_output_arguments, output_directory
+from emma_lab.spec import MAX_WORKERS
+
+
+def _workers(text: str) -> int:
+    """``--workers``: the same range as the spec's ``evaluation.grid.workers``."""
+    value = int(text)
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_WORKERS}, got {value}")
+    return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +35,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "must share the spec's model, training and scoring settings)",
     )
     parser.add_argument(
-        "--workers", type=int, default=None, help="worker processes (default: the spec's, 2)"
+        "--workers",
+        type=_workers,
+        default=None,
+        help=f"worker processes, 1 to {MAX_WORKERS} (default: the spec's, 2)",
     )
     parser.set_defaults(handler=run)
 

@@ -186,10 +186,22 @@ def load_data(spec: EmmaSpec, data_dir: str | Path | None = None) -> MultiModalD
         relative = params.get("data_dir") or spec.data.data_dir
         params["data_dir"] = str(resolve_data_path(relative, root) if relative else root)
     data = registration.build(params)
+    kind = spec.data.dataset.kind
     if data.task not in ("binary", "multiclass"):
         raise SpecError(
-            f"data set {spec.data.dataset.kind!r} is a {data.task} point set; experiments need "
+            f"data set {kind!r} is a {data.task} point set; experiments need "
             "a classification data set with targets."
+        )
+    expected = 1 if data.task == "binary" else data.n_classes
+    if spec.out_features != expected:  # checked before anything trains: run, grid and bench
+        why = (
+            "is a binary task, so the network gives one logit (its metric is F1 of class 1)"
+            if data.task == "binary"
+            else f"has {data.n_classes} classes, so the network gives one logit per class"
+        )
+        raise SpecError(
+            f"out_features: data set {kind!r} {why}: set out_features: {expected}, "
+            f"not {spec.out_features}"
         )
     return data
 

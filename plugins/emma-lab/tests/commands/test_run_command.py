@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from emma_plugins import hookimpl
 from emma_plugins.cli import main
+from emma_plugins.core.plugins import plugin_host, reset_plugins
+from emma_plugins.sources import MultiModalData, load_breast_cancer
 
 SPEC = {
     "spec_version": 1,
@@ -41,7 +44,8 @@ def test_run_writes_the_report_and_prints_where(
     assert f"report:  {out / 'report.md'}" in printed
     results = json.loads((out / "results.json").read_text())
     assert sorted({row["seed"] for row in results["scores"]}) == [0, 1]  # --seeds 2
-    assert {c["verdict"] for c in results["comparisons"]} <= {"win", "tie", "lose"}
+    verdicts = {"win", "tie", "lose", "too_few_seeds"}  # fewer than 3 seeds: no verdict
+    assert {c["verdict"] for c in results["comparisons"]} <= verdicts
     assert (out / "table.png").exists() and (out / "spec.json").exists()
     assert not (out / "analyses").exists()  # evaluation.analyses: false
     assert {"mean_only"} <= {row["model"] for row in results["scores"]}
@@ -73,3 +77,33 @@ def test_run_rejects_a_bad_variant_before_training(
     # refused while the spec is loaded, at the variant's key, as `emma validate` does
     assert "evaluation.variants[0].attention.gate" in err and "identity" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_run_refuses_outputs_that_do_not_fit_the_task_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A data set from a plugin declares no task, so `validate` cannot know; the run checks
+    right after loading, before anything trains or is written."""
+
+    def binary_table() -> MultiModalData:
+        data = load_breast_cancer()
+        return data.subset(list(range(120)))
+
+    class Plugin:
+        @hookimpl
+        def register_datasets(self, register):  # type: ignore[no-untyped-def]
+            register("plugin_binary", binary_table)
+
+    reset_plugins()
+    try:
+        plugin_host().register(Plugin(), "emma-test", "binary")
+        spec = tmp_path / "two.yaml"
+        two = {**SPEC, "out_features": 2, "data": {"dataset": {"kind": "plugin_binary"}}}
+        spec.write_text(yaml.safe_dump(two))
+        assert main(["run", str(spec), "--out", str(tmp_path / "o")]) == 2
+    finally:
+        reset_plugins()
+    err = capsys.readouterr().err
+    assert "out_features: data set 'plugin_binary' is a binary task" in err
+    assert "set out_features: 1, not 2" in err
+    assert not list((tmp_path / "o").glob("checkpoints/*"))

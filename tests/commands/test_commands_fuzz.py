@@ -81,6 +81,12 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 PATHS = _paths(BASE)
 
+#: Each example writes files and runs the CLI: no deadline, and the fixtures are per test.
+FUZZ_SETTINGS: dict[str, Any] = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+
 
 @st.composite
 def mutated_specs(draw: st.DrawFn) -> dict[str, Any]:
@@ -117,19 +123,14 @@ def _write(spec: dict[str, Any], folder: Path, as_json: bool) -> Path | None:
     return path
 
 
-@settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(spec=mutated_specs(), as_json=st.booleans())
-def test_mutated_specs_exit_0_or_2_with_a_message_and_write_nothing(
+def check_mutated_spec(
     spec: dict[str, Any],
     as_json: bool,
     tmp_path_factory: pytest.TempPathFactory,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Validate, then build when valid: exit 0 or 2 with a message, and no file written."""
     folder = tmp_path_factory.mktemp("fuzz")
     path = _write(spec, folder, as_json)
     if path is None:
@@ -148,3 +149,29 @@ def test_mutated_specs_exit_0_or_2_with_a_message_and_write_nothing(
         assert built in (0, 2)
         assert built == 0 or err.startswith("error: ")
     assert sorted(os.listdir(folder)) == before
+
+
+@settings(max_examples=50, **FUZZ_SETTINGS)
+@given(spec=mutated_specs(), as_json=st.booleans())
+def test_mutated_specs_exit_0_or_2_with_a_message_and_write_nothing(
+    spec: dict[str, Any],
+    as_json: bool,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    check_mutated_spec(spec, as_json, tmp_path_factory, capsys, monkeypatch)
+
+
+@pytest.mark.slow
+@settings(max_examples=1500, **FUZZ_SETTINGS)
+@given(spec=mutated_specs(), as_json=st.booleans())
+def test_many_mutated_specs_exit_0_or_2(
+    spec: dict[str, Any],
+    as_json: bool,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same property over many more specs, in the slow run (`pytest -m slow`)."""
+    check_mutated_spec(spec, as_json, tmp_path_factory, capsys, monkeypatch)

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from emma_lab.datasets.manifolds import CIRCLE_RADIUS, circle, circle_curve, wave, wave_curve
-from emma_lab.report.manifold_figures import plot_heat_maps, plot_vector_fields
 from emma_lab.threads import torch_threads
 from emma_plugins.core.errors import UnknownKindError
 from emma_plugins.estimators import TiedDAE
@@ -258,6 +257,8 @@ def run_manifold_experiment(
         model = fit_manifold_dae(name, settings, progress=progress)
         grids[name] = evaluate_grid(model, settings.grid_limit, settings.grid_steps)
         energies[name] = summarize_energies(model, name)
+    from emma_lab.report.manifold_figures import plot_heat_maps, plot_vector_fields  # matplotlib
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t = np.linspace(0.0, 2.0 * math.pi, 400)

@@ -18,7 +18,7 @@ from emma_lab.datasets import (
 )
 from emma_lab.datasets.params import FileDatasetParams, PointSetParams, SpokenDigitParams
 from emma_lab.spec import EvaluationSpec
-from emma_plugins.core.hookspecs import Register, hookimpl
+from emma_plugins import Register, hookimpl
 
 #: The lab's subcommands; each module under ``emma_lab.commands`` defines ``add_parser``.
 COMMANDS = ("run", "grid", "bench", "demo")

@@ -1,4 +1,5 @@
-"""Data sources: the multi-modal data container, splits, scaling and the bundled data set."""
+"""Data sources: the multi-modal data container, splits, scaling, the bundled data set and
+the ``table`` kind that reads a practitioner's own table."""
 
 from emma_plugins.sources.breast_cancer import load_breast_cancer
 from emma_plugins.sources.catalog import load_dataset
@@ -14,6 +15,7 @@ from emma_plugins.sources.splits import (
     split,
     stratified_indices,
 )
+from emma_plugins.sources.table import TableParams, load_table
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -22,11 +24,13 @@ __all__ = [
     "MultiModalData",
     "Splits",
     "Standardizer",
+    "TableParams",
     "Task",
     "carve_validation",
     "check_split",
     "load_breast_cancer",
     "load_dataset",
+    "load_table",
     "predefined_indices",
     "resolve_data_dir",
     "split",

@@ -58,7 +58,8 @@ class MultiModalData:
     order. Modes absent from it are flat, ``(width,)``. ``predefined_split`` labels each
     row ``"train"``, ``"val"`` or ``"test"`` for data sets that come with their own split
     (an official test set, or pairings that must not cross splits); `split` then uses it
-    instead of drawing a random one.
+    instead of drawing a random one. ``class_names`` names each class, index = class
+    number, for data sets whose labels were names (``"benign"``, ``"malignant"``).
     """
 
     name: str
@@ -70,6 +71,7 @@ class MultiModalData:
     description: str = field(default="", compare=False)
     shapes: dict[str, tuple[int, ...]] | None = None
     predefined_split: NDArray[np.str_] | None = None
+    class_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", self.features.reset_index(drop=True))
@@ -83,6 +85,8 @@ class MultiModalData:
         if self.predefined_split is not None:
             labels = np.asarray(self.predefined_split).astype(str)
             object.__setattr__(self, "predefined_split", labels)
+        if self.class_names is not None:
+            object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
         self._validate()
         self._validate_shapes()
         self._validate_predefined_split()
@@ -122,6 +126,11 @@ class MultiModalData:
             raise DataError(
                 f"{where}: targets must lie in 0..{self.n_classes - 1}, found "
                 f"{int(self.target.min())}..{int(self.target.max())}."
+            )
+        if self.class_names is not None and len(self.class_names) != self.n_classes:
+            raise DataError(
+                f"{where}: class_names lists {len(self.class_names)} names for "
+                f"{self.n_classes} classes; give one name per class, in class order."
             )
 
     def _validate_shapes(self) -> None:

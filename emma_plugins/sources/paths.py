@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from emma_plugins.core.datapaths import check_data_path
+from emma_plugins.core.errors import DataError
+
 DATA_DIR_ENV = "EMMA_DATA_DIR"
 CACHE_NAME = "emma_plugins"
 
@@ -40,3 +43,24 @@ def manual_instructions(dataset: str, files: list[str], data_dir: Path, source: 
         f"{data_dir / dataset}/ (or put them in <dir>/{dataset}/ and set {DATA_DIR_ENV}=<dir>, "
         f"or pass data_dir=<dir>)."
     )
+
+
+def data_file(relative: str, root: str | os.PathLike[str]) -> Path:
+    """``root / relative`` as an existing file, refusing paths that leave ``root`` (also
+    through symbolic links); a `DataError` otherwise, saying where the file should be."""
+    try:
+        check_data_path(relative)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    base = Path(root).expanduser().resolve()
+    target = (base / relative).resolve()
+    if not target.is_relative_to(base):
+        raise DataError(
+            f"data path {relative!r} resolves to {target}, outside the data directory {base}."
+        )
+    if not target.is_file():
+        raise DataError(
+            f"{target} does not exist or is not a file; put the table there, or point the data "
+            f"directory elsewhere (data_dir, or {DATA_DIR_ENV})."
+        )
+    return target

@@ -8,27 +8,13 @@ path; ``..`` could reach any file of the machine, so it is refused too.
 from __future__ import annotations
 
 import os
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator
 
+from emma_plugins.core.datapaths import check_data_path
 from emma_plugins.core.errors import SpecError
-
-_HOW = "write it relative to the data directory (EMMA_DATA_DIR), e.g. 'htru2/HTRU_2.csv'"
-
-
-def check_data_path(value: str) -> str:
-    """``value`` if it is a relative path inside the data directory; ValueError otherwise."""
-    if not value.strip():
-        raise ValueError(f"a data path must not be empty; {_HOW}")
-    posix, windows = PurePosixPath(value), PureWindowsPath(value)
-    if posix.is_absolute() or windows.is_absolute() or windows.drive or value.startswith("~"):
-        raise ValueError(f"absolute data path {value!r} is not allowed in a spec; {_HOW}")
-    if ".." in posix.parts or ".." in windows.parts:
-        raise ValueError(f"data path {value!r} leaves the data directory through '..'; {_HOW}")
-    return value
-
 
 #: A ``str`` field holding a path relative to the data directory.
 DataPath = Annotated[str, AfterValidator(check_data_path)]

@@ -73,6 +73,7 @@ def select_modes(data: MultiModalData, spec: EmmaSpec) -> MultiModalData:
         data.description,
         shapes={m.name: m.sample_shape for m in spec.modes if len(m.sample_shape) > 1} or None,
         predefined_split=data.predefined_split,
+        class_names=data.class_names,
     )
 
 

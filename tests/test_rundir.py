@@ -64,6 +64,7 @@ _HOLD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a second interpreter holds the lock and is killed: runs with -m slow
 def test_a_locked_directory_names_the_holder_and_frees_after_sigkill(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True

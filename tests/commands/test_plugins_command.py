@@ -49,6 +49,7 @@ def test_lists_every_family_with_kinds_and_providers(capsys: pytest.CaptureFixtu
     assert "failed to load" not in out
 
 
+@pytest.mark.slow  # a real `emma` process: seconds of start-up, so it runs with -m slow
 def test_the_console_script_lists_installed_and_broken_plugins(fake_dist: FakeDist) -> None:
     """One real ``emma`` process: the installed estimator distribution is listed and a broken
     one on its path is reported, not fatal (strict mode is covered in-process below)."""

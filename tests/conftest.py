@@ -1,7 +1,12 @@
-"""Shared fixtures: a clean plugin state, and fake installed distributions for plugin tests."""
+"""Shared fixtures: a clean plugin state, and fake installed distributions for plugin tests.
+
+Property tests draw 40 examples each in the default run, which keeps the library's suite
+fast; ``HYPOTHESIS_PROFILE=thorough`` draws 500 (tests that set their own count keep it).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -9,10 +14,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
 
 from emma_plugins.core.plugins import NO_AUTOLOAD_ENV, STRICT_ENV, reset_plugins
 
 FakeDist = Callable[..., Path]
+
+settings.register_profile("fast", max_examples=40)
+settings.register_profile("thorough", max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
 @pytest.fixture(autouse=True, scope="session")

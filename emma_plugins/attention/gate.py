@@ -113,7 +113,7 @@ class PerModeGate(nn.Module):
     def __init__(self, n_modes: int) -> None:
         super().__init__()
         self.n_modes = n_modes
-        self.weight = nn.Parameter(torch.eye(n_modes))
+        self.weight = nn.Parameter(torch.zeros(n_modes, n_modes).fill_diagonal_(1.0))  # identity
         self.bias = nn.Parameter(torch.zeros(n_modes))
 
     def forward(self, importance: Tensor) -> Tensor:

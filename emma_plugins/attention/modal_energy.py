@@ -73,8 +73,9 @@ class CoupledEnergy(SelfEnergy):
         self.seed = seed
         generator = torch.Generator().manual_seed(seed)
         bound = 1.0 / (n_modes - 1)
-        pair = (torch.rand(n_modes, n_modes, generator=generator) * 2 - 1) * bound
-        off_diagonal = ~torch.eye(n_modes, dtype=torch.bool)
+        # in place, so that the size check on the meta device stays cheap (see glorot_uniform)
+        pair = torch.rand(n_modes, n_modes, generator=generator).mul_(2).sub_(1).mul_(bound)
+        off_diagonal = torch.ones(n_modes, n_modes, dtype=torch.bool).fill_diagonal_(False)
         self.pair_weight = nn.Parameter(pair.fill_diagonal_(0.0))
         self.gamma = nn.Parameter(torch.full((n_modes, n_modes), 0.5))
         self.off_diagonal: Tensor

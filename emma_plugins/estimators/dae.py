@@ -30,11 +30,13 @@ class TiedDAEParams(BaseModel):
 def glorot_uniform(rows: int, columns: int, seed: int) -> Tensor:
     """A ``(rows, columns)`` weight from ``U(-b, b)``, ``b = sqrt(6 / (rows + columns))``.
 
-    Drawn from its own generator seeded with ``seed``, so the global one is left alone.
+    Drawn from its own generator seeded with ``seed``, so the global one is left alone. The
+    arithmetic is in place: on the ``meta`` device (the size check of `build`) out-of-place
+    scalar arithmetic would import torch's compiler, seconds on first use.
     """
     generator = torch.Generator().manual_seed(seed)
     bound = math.sqrt(6.0 / (rows + columns))
-    return (torch.rand(rows, columns, generator=generator) * 2 - 1) * bound
+    return torch.rand(rows, columns, generator=generator).mul_(2).sub_(1).mul_(bound)
 
 
 class TiedDAE(EnergyEstimator):

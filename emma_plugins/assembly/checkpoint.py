@@ -1,11 +1,17 @@
 """Save and load an `EmmaModel`: safetensors weights plus the spec as JSON, no pickled code.
 
-A checkpoint is a directory of three files, each written atomically (temporary file in the
-same directory, fsync, ``os.replace``), the manifest last:
+A checkpoint is a directory of files, each written atomically (temporary file in the same
+directory, fsync, ``os.replace``), the manifest last:
 
 * ``model.safetensors``: the state dict;
 * ``spec.json``: the spec, a valid spec file on its own;
-* ``checkpoint.json``: the format version and the SHA-256 and size of the other two.
+* ``deployment.json``, for a model trained by `emma fit`: its columns, scaler, class names
+  and failure thresholds (`emma_plugins.assembly.deployment.Deployment`);
+* any extra files the caller adds (``history.csv``);
+* ``checkpoint.json``: the format version and the SHA-256 and size of every other file.
+
+The same directory is a **model directory**: `EmmaModel.save_pretrained` and
+`EmmaModel.from_pretrained` write and read it.
 
 Loading rebuilds the model from the spec through the registries and refuses anything that
 disagrees: a file changed or truncated since it was saved, tensors missing, unexpected or
@@ -25,6 +31,7 @@ from torch import Tensor, nn
 
 from emma_plugins._version import __version__
 from emma_plugins.assembly.builder import build
+from emma_plugins.assembly.deployment import Deployment
 from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.atomic import write_atomic
 from emma_plugins.core.errors import CheckpointError, SpecError
@@ -35,6 +42,7 @@ FORMAT = "emma-checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 SPEC_FILE = "spec.json"
+DEPLOYMENT_FILE = "deployment.json"
 MANIFEST_FILE = "checkpoint.json"
 
 
@@ -62,8 +70,15 @@ def _digest(data: bytes) -> dict[str, Any]:
     return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
-def save(model: EmmaModel, directory: str | os.PathLike[str]) -> Path:
-    """Write ``model``'s weights and spec to ``directory`` (created if needed); returns it."""
+def save(
+    model: EmmaModel,
+    directory: str | os.PathLike[str],
+    *,
+    extras: Mapping[str, bytes] | None = None,
+) -> Path:
+    """Write ``model``'s weights, spec and deployment record to ``directory`` (created if
+    needed); returns it. ``extras`` maps plain file names to contents stored beside them
+    and listed in the manifest (``{"history.csv": ...}``)."""
     if not isinstance(model, EmmaModel):
         raise TypeError(f"save() takes an EmmaModel, got {type(model).__name__}.")
     from safetensors.torch import save as save_tensors
@@ -86,8 +101,17 @@ def save(model: EmmaModel, directory: str | os.PathLike[str]) -> Path:
             "class": f"{network.__module__}.{network.__qualname__}",
         },
     }
-    _write_atomic(target / WEIGHTS_FILE, weights)
-    _write_atomic(target / SPEC_FILE, spec)
+    files = {WEIGHTS_FILE: weights, SPEC_FILE: spec}
+    if model.deployment is not None:
+        files[DEPLOYMENT_FILE] = (model.deployment.model_dump_json(indent=2) + "\n").encode()
+        manifest["deployment"] = {"file": DEPLOYMENT_FILE, **_digest(files[DEPLOYMENT_FILE])}
+    for name, data in (extras or {}).items():
+        if not _is_plain_name(name) or name in files or name == MANIFEST_FILE:
+            raise ValueError(f"extra file {name!r} must be a new plain file name.")
+        files[name] = data
+    manifest["extras"] = {name: _digest(data) for name, data in (extras or {}).items()}
+    for name, data in files.items():
+        _write_atomic(target / name, data)
     _write_atomic(target / MANIFEST_FILE, (json.dumps(manifest, indent=2) + "\n").encode())
     return target
 
@@ -131,7 +155,28 @@ def load(
     model = build(spec, network=network, max_parameters=max_parameters)
     _check_tensors(root, model, tensors)
     model.load_state_dict(tensors, strict=True)
+    if "deployment" in manifest:
+        model.deployment = _read_deployment(root, _read_checked(root, manifest, "deployment"))
     return model.eval()
+
+
+def _read_deployment(root: Path, data: bytes) -> Deployment:
+    try:
+        return Deployment.model_validate_json(data)
+    except ValueError as exc:
+        raise CheckpointError(
+            f"{root / DEPLOYMENT_FILE}: not a valid deployment record: {exc}"
+        ) from exc
+
+
+def read_extra(directory: str | os.PathLike[str], name: str) -> bytes:
+    """An extra file saved with the checkpoint (``history.csv``), checked against the manifest."""
+    root = Path(directory)
+    manifest = _read_manifest(root)
+    digests = manifest.get("extras", {})
+    if name not in digests:
+        raise CheckpointError(f"{root}: the checkpoint has no extra file {name!r}.")
+    return _read_checked(root, {name: {"file": name, **digests[name]}}, name)
 
 
 def _read_manifest(root: Path) -> dict[str, Any]:
@@ -225,4 +270,4 @@ def _few(items: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-__all__ = ["load", "save"]
+__all__ = ["DEPLOYMENT_FILE", "load", "read_extra", "save"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, cast
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from emma_plugins.assembly.deployment import Deployment
 from emma_plugins.attention import AttentionReport, EnergyAttention
 from emma_plugins.attention.module import checked_missing, zero_missing
 from emma_plugins.estimators import EnergyEstimator
@@ -57,6 +59,9 @@ class EmmaModel(nn.Module):
         self.network_source = network_source
         self.attention = attention
         self.network = network
+        #: Columns, scaler, class names and thresholds of a model trained by `emma fit`
+        #: (None for a model that was only built): what turns raw rows into its inputs.
+        self.deployment: Deployment | None = None
         if attention is not None:
             attention.name_modes(self.mode_names, [mode.estimator.kind for mode in spec.modes])
 
@@ -64,6 +69,22 @@ class EmmaModel(nn.Module):
     def estimators(self) -> nn.ModuleList:
         """One energy estimator per mode (empty without attention)."""
         return self.attention.estimators if self.attention is not None else nn.ModuleList()
+
+    # -- model directories ----------------------------------------------------------------
+    def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
+        """Write the model directory: weights, spec and the deployment record, if any."""
+        from emma_plugins.assembly.checkpoint import save
+
+        save(self, directory)
+
+    @classmethod
+    def from_pretrained(
+        cls, directory: str | os.PathLike[str], *, network: nn.Module | None = None
+    ) -> EmmaModel:
+        """The model saved in ``directory`` (by `save_pretrained` or `emma fit`), in eval mode."""
+        from emma_plugins.assembly.checkpoint import load
+
+        return load(directory, network=network)
 
     # -- inputs ----------------------------------------------------------------------------
     def input_dtype(self) -> tuple[torch.dtype, torch.device]:

@@ -43,4 +43,5 @@ def load_breast_cancer() -> MultiModalData:
         task="binary",
         n_classes=2,
         description="Breast Cancer Wisconsin (Diagnostic), from scikit-learn; 1 = malignant.",
+        class_names=("benign", "malignant"),
     )

@@ -445,6 +445,16 @@ def _impute(
     return filled
 
 
+def encode_labels(values: Any, where: str = "y") -> tuple[NDArray[np.int64], tuple[str, ...]]:
+    """Labels of any kind (numbers or names) as classes ``0..K-1`` and the class names.
+
+    Names are sorted (numerically when every label is a number, so 2 comes before 10); a
+    missing label is a `DataError` naming ``where`` and the row.
+    """
+    column = pd.Series(np.asarray(values, dtype=object))
+    return _encode_labels(column, _RowNames(column.index, text=False), where)
+
+
 def _encode_labels(
     column: pd.Series, rows: _RowNames, where: str
 ) -> tuple[NDArray[np.int64], tuple[str, ...]]:

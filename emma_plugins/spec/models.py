@@ -113,6 +113,14 @@ class ModeSpec(BaseModel):
     estimator: Annotated[ComponentSpec, Family("estimator")] = Field(
         description="The energy estimator of this mode (step 1)."
     )
+    on_missing: Literal["missing", "impute_mean", "error"] = Field(
+        "missing",
+        description="What a trained model does with an invalid reading of this mode (NaN, "
+        "infinite, or far beyond the training range) when it predicts: mask the mode as "
+        "missing, fill the reading with its training mean, or refuse the row. The mode is "
+        "flagged failed either way. (Missing cells in training files: the data set's own "
+        "on_missing.)",
+    )
 
     @field_validator("name")
     @classmethod

@@ -123,6 +123,13 @@ class TrainingSpec(BaseModel):
         validate_default=True,
         description="The corrupted training mix.",
     )
+    false_alarm_rate: float = Field(
+        0.01,
+        gt=0,
+        lt=0.5,
+        description="emma fit: the fraction of clean validation rows allowed to raise a "
+        "mode's failed flag (and the uncertain flag); sets the calibrated thresholds.",
+    )
     threads: int = Field(
         1,
         ge=1,

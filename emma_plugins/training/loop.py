@@ -16,9 +16,14 @@ from emma_plugins.core.errors import TrainingError, TrainingWarning
 from emma_plugins.networks.interfaces import begin_fit, training_objective
 from emma_plugins.training.annealing import ColdnessAnnealing
 from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.resume import TrainerState
 from emma_plugins.training.selection import BestState
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
+#: Extra validation scores per epoch, for the history: ``{"val_accuracy": ...}``.
+MetricsFn = Callable[[nn.Module], dict[str, float]]
+#: Called after every epoch with the trainer's whole state (to save it for ``--resume``).
+EpochCallback = Callable[[TrainerState], None]
 
 
 @dataclass
@@ -113,6 +118,10 @@ def fit(
     val: TensorSplit,
     loss_fn: LossFn,
     config: FitConfig,
+    *,
+    val_metrics: MetricsFn | None = None,
+    on_epoch: EpochCallback | None = None,
+    resume: TrainerState | None = None,
 ) -> FitResult:
     """Train ``model`` (an `EmmaModel`) and restore its best validation state.
 
@@ -125,6 +134,10 @@ def fit(
     with a `TrainingError` naming ``config.desc``, the epoch and the batch. When no epoch
     improves on the initial validation loss, the initial state is kept, the result's
     ``kept_initial`` is True and a `TrainingWarning` is issued.
+
+    ``val_metrics(model)`` adds scores to each epoch's history row. ``on_epoch(state)``
+    receives the trainer's whole state after each epoch; passing such a state back as
+    ``resume`` continues with the next epoch and ends as an uninterrupted run would.
     """
     from tqdm.auto import tqdm
 
@@ -142,15 +155,27 @@ def fit(
     attention = _attention(model)
     best = BestState(patience=config.patience)
     result = FitResult()
-    if config.annealing is not None:
-        _set_coldness(model, config.annealing.rho)
-    best.update(model, _checked(evaluate_loss(model, val, loss_fn), config, epoch=0), epoch=0)
     begin_fit(getattr(model, "network", model), len(train))
+    if resume is None:
+        start = 1
+        if config.annealing is not None:
+            _set_coldness(model, config.annealing.rho)
+        initial = _checked(evaluate_loss(model, val, loss_fn), config, epoch=0)
+        best.update(model, initial, epoch=0)
+    else:
+        start = _restore(resume, model, optimizer, generator, best, config, result)
 
     bar = tqdm(
-        range(1, config.epochs + 1), desc=config.desc, disable=not config.progress, leave=False
+        range(start, config.epochs + 1),
+        desc=config.desc,
+        disable=not config.progress,
+        leave=False,
+        initial=start - 1,
+        total=config.epochs,
     )
     for epoch in bar:
+        if best.should_stop:
+            break
         model.train()
         if attention is not None:
             attention.estimators.eval()
@@ -181,13 +206,15 @@ def fit(
         val_loss = _checked(evaluate_loss(model, val, loss_fn), config, epoch=epoch)
         improved = best.update(model, val_loss, epoch)
         row = {"epoch": float(epoch), "train_loss": train_loss, "val_loss": val_loss}
+        if val_metrics is not None:
+            row |= val_metrics(model)
         if config.annealing is not None:
             row["rho"] = config.annealing.rho
             _set_coldness(model, config.annealing.step(improved))
         result.history.append(row)
         bar.set_postfix(val=f"{val_loss:.4g}")
-        if best.should_stop:
-            break
+        if on_epoch is not None:
+            on_epoch(_capture(epoch, model, optimizer, generator, best, config, result))
     best.restore(model)
     model.eval()
     result.best_epoch, result.best_val_loss = best.best_epoch, best.best_loss
@@ -200,6 +227,53 @@ def fit(
             stacklevel=2,
         )
     return result
+
+
+def _capture(
+    epoch: int,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    best: BestState,
+    config: FitConfig,
+    result: FitResult,
+) -> TrainerState:
+    annealing = config.annealing
+    return TrainerState(
+        epoch=epoch,
+        model={k: v.detach().clone() for k, v in model.state_dict().items()},
+        optimizer=optimizer.state_dict(),
+        generator=generator.get_state(),
+        global_rng=torch.get_rng_state(),
+        best=best.state_dict(),
+        history=[dict(row) for row in result.history],
+        annealing=None
+        if annealing is None
+        else {"rho": annealing.rho, "cooling": annealing.cooling},
+    )
+
+
+def _restore(
+    state: TrainerState,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    best: BestState,
+    config: FitConfig,
+    result: FitResult,
+) -> int:
+    """Put ``state`` back into the trainer; returns the epoch to run next."""
+    model.load_state_dict(state.model)
+    optimizer.load_state_dict(state.optimizer)
+    generator.set_state(state.generator)
+    torch.set_rng_state(state.global_rng)
+    best.load_state_dict(state.best)
+    result.history = [dict(row) for row in state.history]
+    if config.annealing is not None and state.annealing is not None:
+        config.annealing.rho = float(state.annealing["rho"])
+        config.annealing.cooling = bool(state.annealing["cooling"])
+        _set_coldness(model, config.annealing.rho)
+    return state.epoch + 1
 
 
 def _checked(val_loss: float, config: FitConfig, *, epoch: int) -> float:

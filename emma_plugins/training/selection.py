@@ -42,6 +42,21 @@ class BestState:
         if self._state is not None:
             module.load_state_dict(self._state)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The tracker's progress, for `emma_plugins.training.resume.TrainerState`."""
+        return {
+            "best_loss": self.best_loss,
+            "best_epoch": self.best_epoch,
+            "epochs_since_best": self.epochs_since_best,
+            "state": self._state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best_loss = float(state["best_loss"])
+        self.best_epoch = int(state["best_epoch"])
+        self.epochs_since_best = int(state["epochs_since_best"])
+        self._state = state["state"]
+
 
 def roc_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
     """Threshold at the ROC point nearest (0, 1), as in the thesis (validation data only)."""

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from emma_lab.commands.output import add_output_arguments, output_directory
+from emma_plugins.commands.output import add_output_arguments, output_directory
 from emma_lab.robustness.suite import (
     BENCH_DIR_ENV,
     DEFAULT_DATASETS,

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from emma_lab.datasets.manifolds import CIRCLE_RADIUS, circle, circle_curve, wave, wave_curve
-from emma_lab.threads import torch_threads
+from emma_plugins.training.threads import torch_threads
 from emma_plugins.core.errors import UnknownKindError
 from emma_plugins.estimators import TiedDAE
 

@@ -20,7 +20,7 @@ from emma_lab.experiments.sweeps import CorruptionSweep
 from emma_lab.report.atomic import write_atomic
 from emma_lab.report.table_report import write_table_outputs
 from emma_lab.spec import EMMA, evaluation_of
-from emma_lab.threads import torch_threads
+from emma_plugins.training.threads import torch_threads
 from emma_plugins.assembly.checkpoint import save
 from emma_plugins.core.errors import SpecError
 from emma_plugins.core.plugins import get_registry

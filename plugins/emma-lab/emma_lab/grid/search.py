@@ -62,7 +62,7 @@ from emma_lab.spec import (
     evaluation_of,
     grid_point_spec,
 )
-from emma_lab.threads import torch_threads
+from emma_plugins.training.threads import torch_threads
 from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.core.errors import EmmaError
 from emma_plugins.sources import MultiModalData

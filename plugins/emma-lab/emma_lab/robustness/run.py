@@ -22,7 +22,7 @@ from emma_lab.robustness.metrics import robustness_frame, score_methods
 from emma_lab.robustness.protocol import build_conditions, condition_names
 from emma_lab.robustness.selection import choose_best_peer, compare_with_peer, validation_rows
 from emma_lab.robustness.suite import BenchSpec
-from emma_lab.threads import torch_threads
+from emma_plugins.training.threads import torch_threads
 from emma_plugins.sources import MultiModalData
 
 #: The method the effective robustness is measured against (MultiBench's reference).

@@ -1,4 +1,4 @@
-"""Arguments that several experiment commands share, declared once."""
+"""Arguments that several commands (the library's fit, the lab's experiments) share."""
 
 from __future__ import annotations
 

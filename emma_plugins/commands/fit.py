@@ -1,0 +1,55 @@
+"""``emma fit SPEC --out DIR``: train one model for use and write its model directory."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from emma_plugins.commands.arguments import add_spec_run_arguments
+from emma_plugins.commands.output import add_output_arguments, output_directory
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "fit",
+        help="train one model the way a spec says and write its model directory",
+        description="Train one model on the spec's data: stage 1 estimators, the base "
+        "network (training.base_epochs), then EMMA plus the network on the corrupted mix "
+        "(training.epochs). Calibrate the per-mode failure thresholds on clean validation "
+        "data and score the test split. DIR becomes a model directory (weights, spec, "
+        "deployment.json, history.csv, metrics.json) that emma predict, emma export and "
+        "EmmaModel.from_pretrained read. Every epoch's trainer state is saved under "
+        "DIR/progress, so --resume continues a killed fit from its last complete epoch.",
+    )
+    add_spec_run_arguments(parser, "emma-models/<spec name>")
+    add_output_arguments(parser, resume="continue the fit saved there from its last complete epoch")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from emma_plugins.deploy.fitting import fit_model  # torch training, on use only
+    from emma_plugins.spec import load_spec
+
+    spec = load_spec(args.spec)
+    out = args.out or Path("emma-models") / args.spec.stem
+    with output_directory(args, out, spec.to_dict()):
+        outcome = fit_model(
+            spec,
+            data_dir=args.data_dir,
+            out=out,
+            resume=bool(getattr(args, "resume", False)),
+            progress=not args.no_progress,
+        )
+    metrics = outcome.metrics
+    deployment = outcome.model.deployment
+    assert deployment is not None and deployment.thresholds is not None
+    print(f"model directory: {out}")
+    print(
+        f"test accuracy {metrics['test_clean_accuracy']:.4f} clean, "
+        f"{metrics['test_mixed_accuracy']:.4f} on the corrupted mix "
+        f"(F1 {metrics['test_clean_f1']:.4f} / {metrics['test_mixed_f1']:.4f})"
+    )
+    rate = deployment.thresholds.false_alarm_rate
+    limits = ", ".join(f"{m} {v:.3g}" for m, v in deployment.thresholds.modes.items())
+    print(f"failure thresholds ({rate:.1%} false alarms on clean validation): {limits}")
+    return 0

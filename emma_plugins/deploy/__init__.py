@@ -1,0 +1,23 @@
+"""The practitioner's path: train one model for use, predict with it, export it.
+
+`fit_model` trains from a spec and data into a model directory; `RawInputModel` turns raw
+readings into predictions, attention and per-mode failure flags (what ``emma predict``
+writes and ``emma export`` exports); `calibrate` sets the failure thresholds.
+"""
+
+from emma_plugins.deploy.calibration import calibrate
+from emma_plugins.deploy.data import as_multimodal, load_spec_data, select_modes
+from emma_plugins.deploy.fitting import FitOutcome, fit_model
+from emma_plugins.deploy.inference import MAX_ABS_Z, OUTPUTS, RawInputModel
+
+__all__ = [
+    "MAX_ABS_Z",
+    "OUTPUTS",
+    "FitOutcome",
+    "RawInputModel",
+    "as_multimodal",
+    "calibrate",
+    "fit_model",
+    "load_spec_data",
+    "select_modes",
+]

@@ -1,0 +1,202 @@
+"""Train one model for use, from a spec and data, into a model directory (``emma fit``).
+
+The data are split (stratified, or by the data set's own split column), standardized with
+the training split's statistics, and corrupted with the spec's training mix; the model then
+trains through the spec's stages (`emma_plugins.training.recipe`), its failure thresholds
+are calibrated on clean validation data, and it is scored on the test split, clean and
+corrupted. With an output directory, every epoch's trainer state is kept under
+``progress/`` (so ``resume`` continues after a crash) and the result is a model directory:
+weights, spec, ``deployment.json`` (columns, scaler, class names, thresholds),
+``history.csv`` and ``metrics.json``, all listed in the manifest.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from emma_plugins.assembly.builder import build
+from emma_plugins.assembly.checkpoint import save
+from emma_plugins.assembly.deployment import Deployment, ModeInput
+from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.deploy.calibration import calibrate
+from emma_plugins.deploy.data import check_out_features, load_spec_data, select_modes
+from emma_plugins.deploy.progress import PROGRESS_DIR, FileStageStore
+from emma_plugins.deploy.scores import split_scores
+from emma_plugins.rundir import fingerprint
+from emma_plugins.sources import MultiModalData, Splits, split
+from emma_plugins.spec import EmmaSpec
+from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.loop import MetricsFn
+from emma_plugins.training.loss import ClassificationLoss
+from emma_plugins.training.recipe import RecipeData, train_recipe
+from emma_plugins.training.resume import TrainerState
+from emma_plugins.training.settings import corruption_scheme
+from emma_plugins.training.threads import torch_threads
+
+HISTORY_FILE = "history.csv"
+METRICS_FILE = "metrics.json"
+
+
+@dataclass
+class FitOutcome:
+    """The trained model (with its deployment record), its history and its test scores."""
+
+    model: EmmaModel
+    history: pd.DataFrame
+    metrics: dict[str, Any]
+    directory: Path | None = None
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The splits as tensors: clean, and corrupted with the training mix."""
+
+    splits: Splits
+    clean: dict[str, TensorSplit]
+    mixed: dict[str, TensorSplit]
+
+    @property
+    def recipe(self) -> RecipeData:
+        return RecipeData(
+            self.clean["train"], self.clean["val"], self.mixed["train"], self.mixed["val"]
+        )
+
+
+def prepare(data: MultiModalData, spec: EmmaSpec) -> PreparedData:
+    """Split, standardize on train, and corrupt each split with the spec's training mix."""
+    training = spec.resolved_training
+    splits = split(data, training.seed)
+    names = list(spec.mode_names)
+    scheme = corruption_scheme(training.corruption, names)
+    clean, mixed = {}, {}
+    for offset, (name, part) in enumerate(zip(("train", "val", "test"), splits, strict=True)):
+        tensors, y = part.to_tensors(names)
+        clean[name] = TensorSplit.clean(tensors, y)
+        batch = scheme.apply(tensors, names, y, seed=training.seed * 7919 + offset)
+        mixed[name] = TensorSplit(batch.modes, y, batch.missing, batch.xi)
+    return PreparedData(splits, clean, mixed)
+
+
+def fit_model(
+    spec: EmmaSpec,
+    data: MultiModalData | None = None,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    progress: bool = False,
+) -> FitOutcome:
+    """Train one model as ``spec`` says, on ``data`` (default: the spec's data section).
+
+    With ``out`` the model directory is written there (the caller locks it; see `emma fit`),
+    and ``resume`` continues the training saved under ``out/progress``.
+    """
+    training = spec.resolved_training
+    if data is None:
+        data = select_modes(load_spec_data(spec, data_dir), spec)
+    else:
+        check_out_features(spec, data, f"data set {data.name!r}")
+    with torch_threads(training.threads):
+        prepared = prepare(data, spec)
+        torch.manual_seed(training.seed)
+        model = build(spec)
+        loss = ClassificationLoss(
+            prepared.clean["train"].y, data.n_classes, balanced=training.balanced_loss
+        )
+        store = None
+        if out is not None:
+            history_path = Path(out) / HISTORY_FILE
+            store = FileStageStore(
+                Path(out) / PROGRESS_DIR, on_epoch=_history_writer(history_path, spec)
+            )
+            store.begin(fingerprint(spec.to_dict()), resume=resume)
+        result = train_recipe(
+            model,
+            prepared.recipe,
+            training,
+            loss,
+            store=store,
+            progress=progress,
+            val_metrics=_stage_metrics(prepared),
+        )
+        thresholds = calibrate(
+            model,
+            prepared.clean["val"],
+            training.false_alarm_rate,
+            mixed_val=prepared.mixed["val"],
+        )
+        model.deployment = _deployment(spec, data, prepared.splits).with_thresholds(thresholds)
+        metrics = {
+            **split_scores(model, prepared.clean["test"], "test_clean_"),
+            **split_scores(model, prepared.mixed["test"], "test_mixed_"),
+            "rows": {name: len(part) for name, part in prepared.clean.items()},
+        }
+    history = pd.DataFrame(result.history())
+    directory = None
+    if out is not None:
+        directory = save(
+            model,
+            out,
+            extras={
+                HISTORY_FILE: history.to_csv(index=False).encode(),
+                METRICS_FILE: (json.dumps(metrics, indent=2) + "\n").encode(),
+            },
+        )
+    return FitOutcome(model.eval(), history, metrics, directory)
+
+
+def _stage_metrics(prepared: PreparedData) -> Any:
+    def for_stage(stage: str) -> MetricsFn:
+        val = prepared.clean["val"] if stage == "base" else prepared.mixed["val"]
+        return lambda model: split_scores(model, val, "val_")
+
+    return for_stage
+
+
+def _history_writer(path: Path, spec: EmmaSpec) -> Any:
+    """After each epoch, rewrite ``history.csv`` with the stage's rows so far (atomically),
+    so a long fit can be watched and a crash leaves the history of what finished."""
+    from emma_plugins.atomic import write_atomic
+
+    done: dict[str, list[dict[str, float]]] = {}
+
+    def write(stage: str, state: TrainerState) -> None:
+        done[stage] = state.history
+        rows = [{"stage": name, **row} for name, history in done.items() for row in history]
+        buffer = io.StringIO()
+        pd.DataFrame(rows).to_csv(buffer, index=False)
+        write_atomic(path, lambda handle: handle.write(buffer.getvalue().encode()))
+
+    return write
+
+
+def _deployment(spec: EmmaSpec, data: MultiModalData, splits: Splits) -> Deployment:
+    scaler = splits.standardizer
+    assert scaler is not None and scaler.mean_ is not None and scaler.std_ is not None
+    modes = {}
+    for mode in spec.modes:
+        columns = data.modes[mode.name]
+        modes[mode.name] = ModeInput(
+            columns=columns,
+            mean=[float(scaler.mean_[c]) for c in columns],
+            std=[float(scaler.std_[c]) for c in columns],
+            on_missing=mode.on_missing,
+        )
+    label = spec.data.dataset.params().get("label") if spec.data is not None else None
+    return Deployment(
+        task="binary" if data.task == "binary" else "multiclass",
+        class_names=list(data.class_names or [str(c) for c in range(data.n_classes)]),
+        label=label if isinstance(label, str) else None,
+        modes=modes,
+    )
+
+
+__all__ = ["HISTORY_FILE", "METRICS_FILE", "FitOutcome", "PreparedData", "fit_model", "prepare"]

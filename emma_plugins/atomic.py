@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 
-def write_atomic(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
+def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:
     """Call ``write(handle)`` on a temporary file beside ``path``, then rename it into place.
 
     The temporary file lives in the target's directory so that ``os.replace`` is a rename

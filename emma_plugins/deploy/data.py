@@ -10,8 +10,8 @@ declared sizes.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,7 +69,9 @@ def select_modes(data: MultiModalData, spec: EmmaSpec) -> MultiModalData:
     )
 
 
-def load_spec_data(spec: EmmaSpec, data_dir: str | Path | None = None) -> MultiModalData:
+def load_spec_data(
+    spec: EmmaSpec, data_dir: str | os.PathLike[str] | None = None
+) -> MultiModalData:
     """The classification data set the spec's data section names, from its registry kind.
 
     Paths in the spec are relative to the data directory (``data_dir``, else

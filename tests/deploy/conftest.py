@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import pytest
+from _deploy_samples import small_spec
 
 from emma_plugins import parse_spec
 from emma_plugins.deploy import FitOutcome, fit_model
 from emma_plugins.spec import EmmaSpec
-from _deploy_samples import small_spec
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-
 from _deploy_samples import small_spec
+
 from emma_plugins import EmmaModel, parse_spec
 from emma_plugins.assembly.checkpoint import read_extra
 from emma_plugins.core.errors import CheckpointError
@@ -80,8 +80,10 @@ def test_an_interrupted_fit_resumes_to_the_uninterrupted_model(tmp_path: Path) -
             fit_model(spec, out=tmp_path / "cut")
     assert (tmp_path / "cut" / "progress" / "emma.state.pt").is_file()
     resumed = fit_model(spec, out=tmp_path / "cut", resume=True)
-    for (key, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=key)
+    expected, got = whole.model.state_dict(), resumed.model.state_dict()
+    assert list(expected) == list(got)
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key], value, rtol=0, atol=1e-6, msg=key)
     assert resumed.history["val_loss"].tolist() == pytest.approx(
         whole.history["val_loss"].tolist(), abs=1e-6
     )

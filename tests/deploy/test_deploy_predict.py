@@ -81,7 +81,11 @@ def test_an_obviously_broken_sensor_is_flagged(model: EmmaModel, table: pd.DataF
 def test_arrays_per_mode_of_any_real_dtype(model: EmmaModel, table: pd.DataFrame) -> None:
     values = table.to_numpy()
     frame_out = predict(model, table.iloc[:5])
-    arrays = {"mean": values[:5, :10], "error": values[:5, 10:20].tolist(), "worst": values[:5, 20:]}
+    arrays = {
+        "mean": values[:5, :10],
+        "error": values[:5, 10:20].tolist(),
+        "worst": values[:5, 20:],
+    }
     np.testing.assert_allclose(
         predict(model, arrays)["total_energy"], frame_out["total_energy"], rtol=1e-5
     )
@@ -132,9 +136,7 @@ def test_a_cell_that_is_not_a_number_is_named(
     assert not (tmp_path / "out.csv").exists()  # nothing half-written
 
 
-def test_the_error_policy_refuses_a_broken_reading(
-    fitted: FitOutcome, table: pd.DataFrame
-) -> None:
+def test_the_error_policy_refuses_a_broken_reading(fitted: FitOutcome, table: pd.DataFrame) -> None:
     import copy
 
     model = copy.deepcopy(fitted.model)

@@ -161,17 +161,23 @@ class EmmaModel(nn.Module):
         return converted
 
     # -- stage 1 ---------------------------------------------------------------------------
-    def fit_estimators(self, modes: ModesInput, progress: bool = True) -> EmmaModel:
+    def fit_estimators(
+        self, modes: ModesInput, progress: bool = True, *, missing: Tensor | None = None
+    ) -> EmmaModel:
         """Stage 1: fit each mode's estimator on clean samples of its mode, then freeze it.
 
-        Also hands the fitted minima to the correction stage. Returns ``self``.
+        ``missing`` ``[N, M]`` marks absent modes: each estimator fits only the rows where
+        its mode is present. Also hands the fitted minima to the correction stage. Returns
+        ``self``.
         """
         if self.attention is None:
             raise ValueError(
                 "this model was built with attention disabled, so it has no estimators to fit."
             )
         estimators = cast(list[EnergyEstimator], list(self.attention.estimators))
-        for estimator, x in zip(estimators, self.as_modes(modes), strict=True):
+        for i, (estimator, x) in enumerate(zip(estimators, self.as_modes(modes), strict=True)):
+            if missing is not None:
+                x = x[~missing[:, i].to(x.device)]
             estimator.fit(x, progress=progress)
             estimator.requires_grad_(False)
             estimator.eval()

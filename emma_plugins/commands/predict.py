@@ -41,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from emma_plugins.assembly.checkpoint import load
-    from emma_plugins.deploy.predict import CHUNK_ROWS, predict_file
+    from emma_plugins.deploy.prediction import CHUNK_ROWS, predict_file
 
     chunk = args.chunk_rows or CHUNK_ROWS
     out = args.out or args.data.with_name(args.data.stem + ".predictions.csv")

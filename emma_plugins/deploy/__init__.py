@@ -9,15 +9,19 @@ from emma_plugins.deploy.calibration import calibrate
 from emma_plugins.deploy.data import as_multimodal, load_spec_data, select_modes
 from emma_plugins.deploy.fitting import FitOutcome, fit_model
 from emma_plugins.deploy.inference import MAX_ABS_Z, OUTPUTS, RawInputModel
+from emma_plugins.deploy.prediction import Predictor, predict, predict_file
 
 __all__ = [
     "MAX_ABS_Z",
     "OUTPUTS",
     "FitOutcome",
+    "Predictor",
     "RawInputModel",
     "as_multimodal",
     "calibrate",
     "fit_model",
     "load_spec_data",
+    "predict",
+    "predict_file",
     "select_modes",
 ]

@@ -31,14 +31,13 @@ from emma_plugins.deploy.data import check_out_features, load_spec_data, select_
 from emma_plugins.deploy.progress import PROGRESS_DIR, FileStageStore
 from emma_plugins.deploy.scores import split_scores
 from emma_plugins.rundir import fingerprint
-from emma_plugins.sources import MultiModalData, Splits, split
+from emma_plugins.sources import MultiModalData, Splits
 from emma_plugins.spec import EmmaSpec
-from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.loop import MetricsFn
 from emma_plugins.training.loss import ClassificationLoss
-from emma_plugins.training.recipe import RecipeData, train_recipe
+from emma_plugins.training.prepare import PreparedData, prepare
+from emma_plugins.training.recipe import train_recipe
 from emma_plugins.training.resume import TrainerState
-from emma_plugins.training.settings import corruption_scheme
 from emma_plugins.training.threads import torch_threads
 
 HISTORY_FILE = "history.csv"
@@ -53,36 +52,6 @@ class FitOutcome:
     history: pd.DataFrame
     metrics: dict[str, Any]
     directory: Path | None = None
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    """The splits as tensors: clean, and corrupted with the training mix."""
-
-    splits: Splits
-    clean: dict[str, TensorSplit]
-    mixed: dict[str, TensorSplit]
-
-    @property
-    def recipe(self) -> RecipeData:
-        return RecipeData(
-            self.clean["train"], self.clean["val"], self.mixed["train"], self.mixed["val"]
-        )
-
-
-def prepare(data: MultiModalData, spec: EmmaSpec) -> PreparedData:
-    """Split, standardize on train, and corrupt each split with the spec's training mix."""
-    training = spec.resolved_training
-    splits = split(data, training.seed)
-    names = list(spec.mode_names)
-    scheme = corruption_scheme(training.corruption, names)
-    clean, mixed = {}, {}
-    for offset, (name, part) in enumerate(zip(("train", "val", "test"), splits, strict=True)):
-        tensors, y = part.to_tensors(names)
-        clean[name] = TensorSplit.clean(tensors, y)
-        batch = scheme.apply(tensors, names, y, seed=training.seed * 7919 + offset)
-        mixed[name] = TensorSplit(batch.modes, y, batch.missing, batch.xi)
-    return PreparedData(splits, clean, mixed)
 
 
 def fit_model(
@@ -105,7 +74,13 @@ def fit_model(
     else:
         check_out_features(spec, data, f"data set {data.name!r}")
     with torch_threads(training.threads):
-        prepared = prepare(data, spec)
+        prepared = prepare(
+            data,
+            spec.mode_names,
+            seed=training.seed,
+            corruption=training.corruption,
+            on_missing={mode.name: mode.on_missing for mode in spec.modes},
+        )
         torch.manual_seed(training.seed)
         model = build(spec)
         loss = ClassificationLoss(
@@ -199,4 +174,4 @@ def _deployment(spec: EmmaSpec, data: MultiModalData, splits: Splits) -> Deploym
     )
 
 
-__all__ = ["HISTORY_FILE", "METRICS_FILE", "FitOutcome", "PreparedData", "fit_model", "prepare"]
+__all__ = ["HISTORY_FILE", "METRICS_FILE", "FitOutcome", "fit_model"]

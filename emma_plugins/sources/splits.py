@@ -50,12 +50,21 @@ class Standardizer:
     def fitted(self) -> bool:
         return self.mean_ is not None
 
-    def fit(self, data: MultiModalData, *, rows: ArrayLike | None = None) -> Standardizer:
+    def fit(
+        self, data: MultiModalData, *, rows: ArrayLike | None = None, skip_nan: bool = False
+    ) -> Standardizer:
+        """Statistics of every column; with ``skip_nan`` missing values (NaN) are left out."""
         values = data.features.astype(np.float64)
         if len(values) == 0:
             raise DataError(f"Cannot fit a Standardizer on an empty data set ({data.name!r}).")
         positions = _positions(rows, len(values))
-        check_finite(values, f"data set {data.name!r}", positions, limit=np.inf)
+        check_finite(values, f"data set {data.name!r}", positions, limit=np.inf, skip_nan=skip_nan)
+        empty = [c for c in values.columns if values[c].isna().all()]
+        if empty:
+            raise DataError(
+                f"data set {data.name!r}: column {str(empty[0])!r} has no value in the training "
+                "split, so it cannot be standardized; drop it from the modes."
+            )
         with np.errstate(over="ignore", invalid="ignore"):
             mean = values.mean(axis=0)
             std = values.std(axis=0, ddof=0)
@@ -73,8 +82,11 @@ class Standardizer:
         self.std_ = std.where(std >= MIN_STD, 1.0)
         return self
 
-    def transform(self, data: MultiModalData, *, rows: ArrayLike | None = None) -> MultiModalData:
-        """A new data set with every column scaled; the input is left untouched."""
+    def transform(
+        self, data: MultiModalData, *, rows: ArrayLike | None = None, skip_nan: bool = False
+    ) -> MultiModalData:
+        """A new data set with every column scaled; the input is left untouched. With
+        ``skip_nan`` missing values (NaN) stay NaN."""
         if self.mean_ is None or self.std_ is None:
             raise DataError("Standardizer is not fitted: call fit(train) first.")
         missing = [c for c in self.mean_.index if c not in data.features.columns]
@@ -85,10 +97,10 @@ class Standardizer:
         columns = list(self.mean_.index)
         raw = data.features[columns].astype(np.float64)
         positions = _positions(rows, len(raw))
-        check_finite(raw, f"data set {data.name!r}", positions, limit=np.inf)
+        check_finite(raw, f"data set {data.name!r}", positions, limit=np.inf, skip_nan=skip_nan)
         with np.errstate(over="ignore", invalid="ignore"):
             scaled = (raw - self.mean_) / self.std_
-        cell = first_bad_cell(scaled.to_numpy(), FLOAT32_MAX)
+        cell = first_bad_cell(scaled.to_numpy(), FLOAT32_MAX, skip_nan=skip_nan)
         if cell is not None:
             row, column = cell
             value, result = raw.to_numpy()[row, column], scaled.to_numpy()[row, column]
@@ -159,7 +171,12 @@ class Splits:
 
 
 def split(
-    data: MultiModalData, seed: int, train: float = 0.67, *, standardize: bool = True
+    data: MultiModalData,
+    seed: int,
+    train: float = 0.67,
+    *,
+    standardize: bool = True,
+    allow_missing: bool = False,
 ) -> Splits:
     """Stratified split: ``train`` of each class for training, the rest halved.
 
@@ -177,10 +194,13 @@ def split(
     training split with fewer than two classes. A split that lacks a class, or holds fewer
     than `MIN_ROWS_PER_CLASS` rows of one, draws a `DataWarning`: the run can go on, but
     scores of such a split are undefined or coarse (see `check_split`).
+
+    With ``allow_missing`` a NaN is a missing value, left for the caller (`emma fit`'s
+    per-mode ``on_missing``): the scaler skips it and it stays NaN.
     """
     if not 0.0 < train < 1.0:
         raise DataError(f"train must be a fraction strictly between 0 and 1, got {train!r}.")
-    check_finite(data.features, f"data set {data.name!r}")
+    check_finite(data.features, f"data set {data.name!r}", skip_nan=allow_missing)
     if data.predefined_split is not None:
         parts = predefined_indices(data.predefined_split, seed, data.name)
     else:
@@ -190,8 +210,11 @@ def split(
     splits = [data.subset(parts[name]) for name in names]
     scaler = None
     if standardize:
-        scaler = Standardizer().fit(splits[0], rows=parts["train"])
-        splits = [scaler.transform(s, rows=parts[n]) for s, n in zip(splits, names, strict=True)]
+        scaler = Standardizer().fit(splits[0], rows=parts["train"], skip_nan=allow_missing)
+        splits = [
+            scaler.transform(part, rows=parts[name], skip_nan=allow_missing)
+            for part, name in zip(splits, names, strict=True)
+        ]
     train_split, val_split, test_split = splits
     return Splits(train_split, val_split, test_split, indices=parts, standardizer=scaler)
 

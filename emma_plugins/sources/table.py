@@ -80,10 +80,11 @@ class TableParams(BaseModel):
         description="Header name of a column holding train / val / test per row: the data "
         "set's predefined split; default: a random stratified split drawn downstream.",
     )
-    on_missing: Literal["error", "impute_mean"] = Field(
+    on_missing: Literal["error", "impute_mean", "missing"] = Field(
         "error",
-        description="A missing feature cell (empty, NA, NaN, null): refuse it, or fill it "
-        "with its column's mean (over the training rows when there is a split column).",
+        description="A missing feature cell (empty, NA, NaN, null): refuse it, fill it "
+        "with its column's mean (over the training rows when there is a split column), or "
+        "keep it missing for the modes' own on_missing (emma fit masks the mode in that row).",
     )
     data_dir: str | None = Field(
         None, description="The data directory; default: EMMA_DATA_DIR, else the user cache."
@@ -96,7 +97,7 @@ def load_table(
     modes: Mapping[str, ColumnSelection],
     task: Literal["binary", "multiclass"] | None = None,
     split: str | None = None,
-    on_missing: Literal["error", "impute_mean"] = "error",
+    on_missing: Literal["error", "impute_mean", "missing"] = "error",
     data_dir: str | None = None,
 ) -> MultiModalData:
     """Your own table file: its columns grouped into modes, and a label column.
@@ -424,12 +425,14 @@ def _impute(
     on_missing: str,
     train_rows: NDArray[np.bool_] | None,
 ) -> NDArray[np.float64]:
+    if on_missing == "missing":
+        return values  # NaN where missing; emma fit applies each mode's on_missing
     row, j = (int(i) for i in np.argwhere(missing)[0])
     if on_missing == "error":
         raise DataError(
             f"{source}, {rows(row)}, column {columns[j]!r}: the value is missing; fill it, drop "
             "the row, or set on_missing: impute_mean to fill missing cells with the column's "
-            "mean."
+            "mean, or on_missing: missing to mask the mode in that row."
         )
     reference = np.ones(len(values), dtype=bool) if train_rows is None else train_rows
     filled = values.copy()

@@ -103,10 +103,15 @@ def read_numeric_table(
     return pd.DataFrame(values, columns=columns, index=index)
 
 
-def first_bad_cell(values: NDArray[np.float64], limit: float = np.inf) -> tuple[int, int] | None:
-    """``(row, column)`` of the first (row-major) NaN, infinity or ``|value| > limit``."""
+def first_bad_cell(
+    values: NDArray[np.float64], limit: float = np.inf, *, skip_nan: bool = False
+) -> tuple[int, int] | None:
+    """``(row, column)`` of the first (row-major) NaN (unless ``skip_nan``: missing values
+    the caller handles), infinity or ``|value| > limit``."""
     with np.errstate(invalid="ignore"):
         bad = ~(np.abs(values) <= limit) if np.isfinite(limit) else ~np.isfinite(values)
+    if skip_nan:
+        bad &= ~np.isnan(values)
     if not bad.any():
         return None
     row, column = np.argwhere(bad)[0]
@@ -118,14 +123,17 @@ def check_finite(
     where: str,
     rows: Sequence[int] | NDArray[np.int64] | None = None,
     limit: float = FLOAT32_MAX,
+    *,
+    skip_nan: bool = False,
 ) -> None:
-    """Refuse a NaN, an infinity or a magnitude above ``limit`` (default: float32's range).
+    """Refuse a NaN (unless ``skip_nan``), an infinity or a magnitude above ``limit``
+    (default: float32's range).
 
     The message names ``where`` (the data set), the first offending row (``rows[i]`` when
     given: the rows' positions in a larger data set) and column.
     """
     values = features.to_numpy(dtype=np.float64)
-    cell = first_bad_cell(values, limit)
+    cell = first_bad_cell(values, limit, skip_nan=skip_nan)
     if cell is None:
         return
     row, column = cell

@@ -115,11 +115,11 @@ class ModeSpec(BaseModel):
     )
     on_missing: Literal["missing", "impute_mean", "error"] = Field(
         "missing",
-        description="What a trained model does with an invalid reading of this mode (NaN, "
-        "infinite, or far beyond the training range) when it predicts: mask the mode as "
-        "missing, fill the reading with its training mean, or refuse the row. The mode is "
-        "flagged failed either way. (Missing cells in training files: the data set's own "
-        "on_missing.)",
+        description="A missing or invalid reading of this mode (NaN, infinite, or, when "
+        "predicting, far beyond the training range): mask the mode as missing in that row, "
+        "fill the reading with its training mean, or refuse the row. Applies when emma fit "
+        "trains (on data that keeps missing cells: the table kind's on_missing: missing) "
+        "and when the model predicts, where the mode is also flagged failed.",
     )
 
     @field_validator("name")

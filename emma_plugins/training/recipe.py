@@ -117,7 +117,7 @@ def _estimators(
     assert attention is not None
     saved = store.finished("estimators") if store is not None else None
     if saved is None:
-        model.fit_estimators(train.modes, progress=progress)
+        model.fit_estimators(train.modes, progress=progress, missing=train.missing)
         if store is not None:
             store.finish("estimators", FinishedStage(_copy(attention.estimators.state_dict())))
         return

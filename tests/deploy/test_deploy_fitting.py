@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -12,10 +13,13 @@ from _deploy_samples import small_spec
 
 from emma_plugins import EmmaModel, parse_spec
 from emma_plugins.assembly.checkpoint import read_extra
-from emma_plugins.core.errors import CheckpointError
+from emma_plugins.core.errors import CheckpointError, DataError
 from emma_plugins.deploy import FitOutcome, fit_model
 from emma_plugins.deploy.progress import FileStageStore
+from emma_plugins.sources import load_breast_cancer
 from emma_plugins.training.resume import TrainerState
+
+MODES = ("mean", "error", "worst")
 
 
 def test_the_model_directory_holds_everything_predict_needs(
@@ -115,3 +119,27 @@ def test_python_data_trains_without_a_data_section(tmp_path: Path) -> None:
     assert outcome.model.deployment is not None
     assert outcome.model.deployment.class_names == ["benign", "malignant"]
     assert outcome.directory is None
+
+
+def test_a_table_with_missing_cells_trains_with_the_mode_masked(tmp_path: Path) -> None:
+    table = load_breast_cancer().features.copy()
+    table["diagnosis"] = load_breast_cancer().target
+    table.iloc[::7, 11] = np.nan  # one "error" cell in every seventh row
+    table.to_csv(tmp_path / "cells.csv", index=False)
+    spec_dict = small_spec(base_epochs=1, epochs=1)
+    spec_dict["modes"][1]["on_missing"] = "missing"
+    columns = list(table.columns)
+    spec_dict["data"] = {
+        "dataset": {
+            "kind": "table",
+            "path": "cells.csv",
+            "label": "diagnosis",
+            "on_missing": "missing",
+            "modes": {m: columns[10 * i : 10 * i + 10] for i, m in enumerate(MODES)},
+        }
+    }
+    outcome = fit_model(parse_spec(spec_dict), data_dir=tmp_path)
+    assert np.isfinite(outcome.history["val_loss"]).all()
+    spec_dict["modes"][1]["on_missing"] = "error"
+    with pytest.raises(DataError, match="of mode 'error' is missing"):
+        fit_model(parse_spec(spec_dict), data_dir=tmp_path)

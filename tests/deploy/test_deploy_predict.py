@@ -11,7 +11,7 @@ import pytest
 from emma_plugins import EmmaModel
 from emma_plugins.core.errors import DataError, NotFittedError
 from emma_plugins.deploy import FitOutcome
-from emma_plugins.deploy.predict import Predictor, predict, predict_file
+from emma_plugins.deploy.prediction import Predictor, predict, predict_file
 from emma_plugins.sources import load_breast_cancer
 
 

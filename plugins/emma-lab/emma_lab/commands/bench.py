@@ -6,13 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from emma_plugins.commands.output import add_output_arguments, output_directory
 from emma_lab.robustness.suite import (
     BENCH_DIR_ENV,
     DEFAULT_DATASETS,
     available_benches,
     resolve_benches,
 )
+from emma_plugins.commands.output import add_output_arguments, output_directory
 from emma_plugins.rundir import RunLock, check_output_dir
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emma_lab.spec import MAX_WORKERS
 from emma_plugins.commands.arguments import add_spec_run_arguments
 from emma_plugins.commands.output import add_output_arguments, output_directory
-from emma_lab.spec import MAX_WORKERS
 
 
 def _workers(text: str) -> int:

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from emma_lab.datasets.manifolds import CIRCLE_RADIUS, circle, circle_curve, wave, wave_curve
-from emma_plugins.training.threads import torch_threads
 from emma_plugins.core.errors import UnknownKindError
 from emma_plugins.estimators import TiedDAE
+from emma_plugins.training.threads import torch_threads
 
 #: The offset, along the manifold's normal direction, of the "off the manifold" probes.
 PROBE_OFFSET = 1.5

@@ -15,12 +15,12 @@ from torch import Tensor, nn
 
 from emma_lab.metrics.metrics import task_metric
 from emma_plugins.corruptions import CorruptionScheme
-from emma_plugins.sources import MultiModalData, split
+from emma_plugins.sources import MultiModalData
 from emma_plugins.spec.sections import CorruptionTrainingSpec
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.loss import positive_scores
+from emma_plugins.training.prepare import prepare
 from emma_plugins.training.selection import roc_threshold
-from emma_plugins.training.settings import corruption_scheme
 
 
 @dataclass(frozen=True)
@@ -35,17 +35,6 @@ class SeedData:
     n_classes: int
 
 
-def _tensor_split(data: MultiModalData, modes: Sequence[str]) -> TensorSplit:
-    tensors, y = data.to_tensors(list(modes))
-    return TensorSplit.clean(tensors, y)
-
-
-def _corrupted(
-    split_: TensorSplit, batch_modes: list[Tensor], missing: Tensor, xi: Tensor
-) -> TensorSplit:
-    return TensorSplit(batch_modes, split_.y, missing, xi)
-
-
 def prepare_seed(
     data: MultiModalData,
     mode_names: Sequence[str],
@@ -58,21 +47,16 @@ def prepare_seed(
     """Split (stratified, standardized on train) and corrupt each split with the thesis scheme.
 
     ``corruption`` is the spec's ``training.corruption`` (default: its defaults), made into
-    the scheme by `corruption_scheme`; ``sigma`` overrides its Gaussian noise std.
+    the scheme by `corruption_scheme`; ``sigma`` overrides its Gaussian noise std. The
+    library's `prepare` does the work, so `emma fit` trains on the same data per seed.
     """
-    splits = split(data, seed, train=train_fraction)
-    names = list(mode_names)
     corruption = corruption or CorruptionTrainingSpec()
     if sigma is not None:
         corruption = corruption.model_copy(update={"sigma": sigma})
-    scheme = corruption_scheme(corruption, names)
-    clean, mixed, groups = {}, {}, {}
-    for offset, (name, part) in enumerate(zip(("train", "val", "test"), splits, strict=True)):
-        clean[name] = _tensor_split(part, names)
-        batch = scheme.apply(clean[name].modes, names, clean[name].y, seed=seed * 7919 + offset)
-        mixed[name] = _corrupted(clean[name], batch.modes, batch.missing, batch.xi)
-        groups[name] = batch.group
-    return SeedData(seed, names, clean, mixed, groups, data.n_classes)
+    prepared = prepare(data, mode_names, seed=seed, corruption=corruption, train=train_fraction)
+    return SeedData(
+        seed, list(mode_names), prepared.clean, prepared.mixed, prepared.groups, data.n_classes
+    )
 
 
 @torch.no_grad()

@@ -20,61 +20,16 @@ from emma_lab.experiments.sweeps import CorruptionSweep
 from emma_lab.report.atomic import write_atomic
 from emma_lab.report.table_report import write_table_outputs
 from emma_lab.spec import EMMA, evaluation_of
-from emma_plugins.training.threads import torch_threads
 from emma_plugins.assembly.checkpoint import save
-from emma_plugins.core.errors import SpecError
-from emma_plugins.core.plugins import get_registry
+from emma_plugins.deploy.data import load_spec_data, select_modes
 from emma_plugins.rundir import inside
-from emma_plugins.sources import MultiModalData, resolve_data_dir
-from emma_plugins.spec import EmmaSpec, resolve_data_path
+from emma_plugins.sources import MultiModalData
+from emma_plugins.spec import EmmaSpec
 from emma_plugins.training.settings import describe_corruption
+from emma_plugins.training.threads import torch_threads
 
 #: Subdirectory of the output directory holding the analyses' CSV files and figures.
 ANALYSES_DIR = "analyses"
-
-
-def select_modes(data: MultiModalData, spec: EmmaSpec) -> MultiModalData:
-    """The data set's columns arranged as the spec's modes (by field, columns, or name)."""
-    modes: dict[str, list[str]] = {}
-    columns = [str(c) for c in data.features.columns]
-    for mode in spec.modes:
-        if mode.columns is not None:
-            chosen = [columns[c] if isinstance(c, int) else str(c) for c in mode.columns]
-        else:
-            source = mode.field or mode.name
-            if source not in data.modes:
-                raise SpecError(
-                    f"mode {mode.name!r}: data set {data.name!r} has no mode {source!r}; "
-                    f"its modes are {', '.join(data.modes)}. Set field: or columns: on the mode."
-                )
-            chosen = data.modes[source]
-        if len(chosen) != mode.size:
-            raise SpecError(
-                f"mode {mode.name!r} declares {mode.size} values per sample but the data set "
-                f"gives {len(chosen)} columns for it."
-            )
-        modes[mode.name] = chosen
-        given = (data.shapes or {}).get(mode.field or mode.name)
-        shaped = len(mode.sample_shape) > 1
-        if shaped and given is not None and tuple(given) != mode.sample_shape:
-            raise SpecError(
-                f"mode {mode.name!r} declares shape {list(mode.sample_shape)} but the data set "
-                f"gives samples of shape {list(given)}; declare shape: {list(given)} (or a "
-                f"flat [{mode.size}])."
-            )
-    used = [c for names in modes.values() for c in names]
-    return MultiModalData(
-        data.name,
-        data.features[used],
-        data.target,
-        modes,
-        data.task,
-        data.n_classes,
-        data.description,
-        shapes={m.name: m.sample_shape for m in spec.modes if len(m.sample_shape) > 1} or None,
-        predefined_split=data.predefined_split,
-        class_names=data.class_names,
-    )
 
 
 def write_json(path: Path, payload: Any) -> Path:
@@ -172,41 +127,6 @@ def run_table_experiment(
     return result, paths
 
 
-def load_data(spec: EmmaSpec, data_dir: str | Path | None = None) -> MultiModalData:
-    """The data set the spec's data section names, from its registry kind."""
-    if spec.data is None:
-        raise SpecError(
-            "the spec has no data section: add e.g. data: {dataset: {kind: breast_cancer}} "
-            "to run experiments from it."
-        )
-    registration = get_registry("dataset").get(spec.data.dataset.kind)
-    params = spec.data.dataset.params()
-    if "data_dir" in registration.params.model_fields:
-        # Paths in specs are relative to the data directory (argument, else EMMA_DATA_DIR).
-        root = resolve_data_dir(data_dir)
-        relative = params.get("data_dir") or spec.data.data_dir
-        params["data_dir"] = str(resolve_data_path(relative, root) if relative else root)
-    data = registration.build(params)
-    kind = spec.data.dataset.kind
-    if data.task not in ("binary", "multiclass"):
-        raise SpecError(
-            f"data set {kind!r} is a {data.task} point set; experiments need "
-            "a classification data set with targets."
-        )
-    expected = 1 if data.task == "binary" else data.n_classes
-    if spec.out_features != expected:  # checked before anything trains: run, grid and bench
-        why = (
-            "is a binary task, so the network gives one logit (its metric is F1 of class 1)"
-            if data.task == "binary"
-            else f"has {data.n_classes} classes, so the network gives one logit per class"
-        )
-        raise SpecError(
-            f"out_features: data set {kind!r} {why}: set out_features: {expected}, "
-            f"not {spec.out_features}"
-        )
-    return data
-
-
 def run_spec(
     spec: EmmaSpec,
     out_dir: str | Path,
@@ -217,7 +137,7 @@ def run_spec(
 ) -> tuple[TableResult, dict[str, Path]]:
     """Everything a spec asks for, written to ``out_dir`` (what ``emma run`` does)."""
     experiment = Experiment.from_spec(spec, seeds=seeds, progress=progress)
-    data = load_data(spec, data_dir)
+    data = load_spec_data(spec, data_dir)
     with torch_threads(spec.resolved_training.threads):
         return run_table_experiment(
             experiment, data, out_dir, analyses=evaluation_of(spec).analyses

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emma_lab.experiments.runner import load_data
 from emma_lab.grid.search import LOG_NAME, GridResult, run_grid
 from emma_lab.report.grid_report import write_grid_outputs
 from emma_lab.spec import GridSpec, evaluation_of
 from emma_plugins.core.errors import SpecError
+from emma_plugins.deploy.data import load_spec_data
 from emma_plugins.spec import EmmaSpec
 
 
@@ -41,7 +41,7 @@ def run_grid_spec(
     if workers is not None and workers < 1:
         raise SpecError(f"--workers must be at least 1 (got {workers}).")
     grid = grid or grid_of(spec)
-    data = load_data(spec, data_dir)
+    data = load_spec_data(spec, data_dir)
     result = run_grid(spec, data, out_dir, grid=grid, workers=workers, progress=progress)
     training = spec.resolved_training
     corruption = training.corruption

@@ -50,7 +50,6 @@ from emma_lab.experiments.comparison import (
     train_variant,
 )
 from emma_lab.experiments.protocol import SeedData, score
-from emma_lab.experiments.runner import select_modes
 from emma_lab.grid.lifeline import die_with_parent, watch_parent
 from emma_lab.grid.log import GridLog
 from emma_lab.metrics.stats import PairedComparison, compare
@@ -62,13 +61,14 @@ from emma_lab.spec import (
     evaluation_of,
     grid_point_spec,
 )
-from emma_plugins.training.threads import torch_threads
 from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.core.errors import EmmaError
+from emma_plugins.deploy.data import select_modes
 from emma_plugins.sources import MultiModalData
 from emma_plugins.spec import EmmaSpec, parse_spec
 from emma_plugins.training.loss import ClassificationLoss
 from emma_plugins.training.stages import fit_estimators
+from emma_plugins.training.threads import torch_threads
 
 #: How configurations are ranked (documented in the report and in docs/experiments.md).
 CRITERION = (

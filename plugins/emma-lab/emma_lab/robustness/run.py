@@ -15,15 +15,15 @@ from tqdm.auto import tqdm
 
 from emma_lab.experiments.comparison import Experiment
 from emma_lab.experiments.protocol import SeedData
-from emma_lab.experiments.runner import load_data, select_modes
 from emma_lab.metrics.stats import PairedComparison
 from emma_lab.robustness.methods import MethodTrainer, method_infos
 from emma_lab.robustness.metrics import robustness_frame, score_methods
 from emma_lab.robustness.protocol import build_conditions, condition_names
 from emma_lab.robustness.selection import choose_best_peer, compare_with_peer, validation_rows
 from emma_lab.robustness.suite import BenchSpec
-from emma_plugins.training.threads import torch_threads
+from emma_plugins.deploy.data import load_spec_data, select_modes
 from emma_plugins.sources import MultiModalData
+from emma_plugins.training.threads import torch_threads
 
 #: The method the effective robustness is measured against (MultiBench's reference).
 LATE_FUSION = "late_fusion"
@@ -64,7 +64,7 @@ def load_bench_data(
     """The bench's data set arranged as its spec's modes; a stratified subset of at most
     ``max_samples`` rows when given (the short version)."""
     spec = bench.emma_spec()
-    data = select_modes(load_data(spec, data_dir), spec)
+    data = select_modes(load_spec_data(spec, data_dir), spec)
     if max_samples is None or len(data) <= max_samples:
         return data
     index, _ = train_test_split(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from emma_lab.experiments.comparison import Experiment
-from emma_lab.experiments.runner import load_data, run_table_experiment
+from emma_lab.experiments.runner import run_table_experiment
 from shared_data import shared_data_dir
 
+from emma_plugins.deploy.data import load_spec_data
 from emma_plugins.spec import load_spec, parse_spec
 
 EXAMPLE = Path(__file__).resolve().parents[4] / "examples" / "htru2-reproduction.yaml"
@@ -22,7 +23,7 @@ def test_short_htru2_run_reproduces_the_protocol(tmp_path: Path) -> None:
     raw["training"] |= {"base_epochs": 1, "epochs": 1}
     raw["evaluation"] |= {"seeds": [0], "noise_draws": 1}
     spec = parse_spec(raw)
-    data = load_data(spec, data_dir)
+    data = load_spec_data(spec, data_dir)
     assert len(data) == 17_898 and list(spec.mode_names) == ["ip", "dm_snr"]
     experiment = Experiment.from_spec(spec, progress=False)
     result, paths = run_table_experiment(experiment, data, tmp_path, analyses=False)

@@ -178,7 +178,13 @@ class EnergyAttention(nn.Module):
 
     def _check_scores(self, scores: Tensor, present: Tensor) -> None:
         """An `EstimatorError` when a present, valid mode got a non-finite score (one
-        synchronisation per forward; the message is built only on failure)."""
+        synchronisation per forward; the message is built only on failure).
+
+        Skipped while ``torch.export`` (and the ONNX exporter built on it) traces the
+        module: a graph cannot raise, and branching on the scores' values is data-dependent
+        control flow that export refuses. Eager calls always check."""
+        if _exporting():
+            return
         bad = ~torch.isfinite(scores) & present
         if not bool(bad.any()):
             return
@@ -303,6 +309,12 @@ class EnergyAttention(nn.Module):
         summary["capacity"] = float(self.capacity().detach())
         summary["effective_capacity"] = float(self.effective_capacity().detach())
         return summary
+
+
+def _exporting() -> bool:
+    """Whether ``torch.export`` or the TorchScript tracer is tracing this call."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)  # absent in older torch
+    return bool(is_exporting is not None and is_exporting()) or torch.jit.is_tracing()
 
 
 def _per_sample(values: Tensor, like: Tensor) -> Tensor:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import Tensor
 
 from emma_plugins.core.errors import DataError
@@ -82,7 +84,7 @@ def _fill_missing(
     names: list[str],
     policies: Mapping[str, str],
     part: MultiModalData,
-    positions: Sequence[int],
+    positions: NDArray[np.int64],
 ) -> tuple[list[Tensor], Tensor]:
     """The modes with missing values zeroed (the training mean, once standardized) and the
     ``[N, M]`` mask of the modes masked as missing."""

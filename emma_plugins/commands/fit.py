@@ -23,6 +23,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_spec_run_arguments(parser, "emma-models/<spec name>")
     add_output_arguments(parser, resume="continue the fit saved there from its last complete epoch")
+    parser.add_argument(
+        "--tensorboard",
+        type=Path,
+        default=None,
+        metavar="LOGDIR",
+        help="also log every epoch's losses and scores for TensorBoard (needs the tensorboard "
+        "package: pip install 'emma-plugins[tensorboard]')",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -39,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
             out=out,
             resume=bool(getattr(args, "resume", False)),
             progress=not args.no_progress,
+            tensorboard=args.tensorboard,
         )
     metrics = outcome.metrics
     deployment = outcome.model.deployment

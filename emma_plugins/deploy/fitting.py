@@ -27,7 +27,12 @@ from emma_plugins.assembly.checkpoint import save
 from emma_plugins.assembly.deployment import Deployment, ModeInput
 from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.deploy.calibration import calibrate
-from emma_plugins.deploy.data import check_out_features, load_spec_data, select_modes
+from emma_plugins.deploy.data import (
+    as_multimodal,
+    check_out_features,
+    load_spec_data,
+    select_modes,
+)
 from emma_plugins.deploy.progress import PROGRESS_DIR, FileStageStore
 from emma_plugins.deploy.scores import split_scores
 from emma_plugins.rundir import fingerprint
@@ -36,7 +41,7 @@ from emma_plugins.spec import EmmaSpec
 from emma_plugins.training.loop import MetricsFn
 from emma_plugins.training.loss import ClassificationLoss
 from emma_plugins.training.prepare import PreparedData, prepare
-from emma_plugins.training.recipe import train_recipe
+from emma_plugins.training.recipe import EpochListener, train_recipe
 from emma_plugins.training.resume import TrainerState
 from emma_plugins.training.threads import torch_threads
 
@@ -62,17 +67,23 @@ def fit_model(
     out: str | os.PathLike[str] | None = None,
     resume: bool = False,
     progress: bool = False,
+    y: Any = None,
+    tensorboard: str | os.PathLike[str] | None = None,
 ) -> FitOutcome:
     """Train one model as ``spec`` says, on ``data`` (default: the spec's data section).
 
-    With ``out`` the model directory is written there (the caller locks it; see `emma fit`),
-    and ``resume`` continues the training saved under ``out/progress``.
+    ``data`` is a `MultiModalData`, or what `as_multimodal` takes (a DataFrame, a dict of
+    arrays per mode, a torch ``Dataset``) with the labels ``y``. With ``out`` the model
+    directory is written there (the caller locks it; see `emma fit`), and ``resume``
+    continues the training saved under ``out/progress``. With ``tensorboard`` (a folder;
+    needs the ``tensorboard`` package) every epoch's history row is logged there too.
     """
     training = spec.resolved_training
     if data is None:
         data = select_modes(load_spec_data(spec, data_dir), spec)
-    else:
-        check_out_features(spec, data, f"data set {data.name!r}")
+    elif not isinstance(data, MultiModalData):
+        data = as_multimodal(data, y, spec=spec)
+    check_out_features(spec, data, f"data set {data.name!r}")
     with torch_threads(training.threads):
         prepared = prepare(
             data,
@@ -86,13 +97,13 @@ def fit_model(
         loss = ClassificationLoss(
             prepared.clean["train"].y, data.n_classes, balanced=training.balanced_loss
         )
-        store = None
+        store, listeners = None, []
         if out is not None:
-            history_path = Path(out) / HISTORY_FILE
-            store = FileStageStore(
-                Path(out) / PROGRESS_DIR, on_epoch=_history_writer(history_path, spec)
-            )
+            store = FileStageStore(Path(out) / PROGRESS_DIR)
             store.begin(fingerprint(spec.to_dict()), resume=resume)
+            listeners.append(_history_writer(Path(out) / HISTORY_FILE))
+        if tensorboard is not None:
+            listeners.append(_tensorboard_writer(tensorboard))
         result = train_recipe(
             model,
             prepared.recipe,
@@ -101,6 +112,7 @@ def fit_model(
             store=store,
             progress=progress,
             val_metrics=_stage_metrics(prepared),
+            on_epoch=_each(listeners),
         )
         thresholds = calibrate(
             model,
@@ -136,7 +148,39 @@ def _stage_metrics(prepared: PreparedData) -> Any:
     return for_stage
 
 
-def _history_writer(path: Path, spec: EmmaSpec) -> Any:
+def _each(listeners: list[EpochListener]) -> EpochListener | None:
+    if not listeners:
+        return None
+
+    def tell(stage: str, state: TrainerState) -> None:
+        for listen in listeners:
+            listen(stage, state)
+
+    return tell
+
+
+def _tensorboard_writer(folder: str | os.PathLike[str]) -> EpochListener:
+    """Log each epoch's history row as scalars ``<stage>/<column>`` (x: the epoch)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:  # torch's module needs the tensorboard package
+        raise ImportError(
+            "TensorBoard logging needs the tensorboard package: pip install "
+            "'emma-plugins[tensorboard]'."
+        ) from exc
+    writer = SummaryWriter(log_dir=str(folder))
+
+    def log(stage: str, state: TrainerState) -> None:
+        row = state.history[-1]
+        for key, value in row.items():
+            if key != "epoch":
+                writer.add_scalar(f"{stage}/{key}", value, global_step=state.epoch)
+        writer.flush()
+
+    return log
+
+
+def _history_writer(path: Path) -> EpochListener:
     """After each epoch, rewrite ``history.csv`` with the stage's rows so far (atomically),
     so a long fit can be watched and a crash leaves the history of what finished."""
     from emma_plugins.atomic import write_atomic

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from emma_plugins.atomic import write_atomic
@@ -28,17 +27,10 @@ FIT_FILE = "fit.json"
 
 
 class FileStageStore:
-    """`emma_plugins.training.recipe.StageStore` on files; ``on_epoch(stage, state)`` is
-    told after each saved epoch (to refresh ``history.csv``)."""
+    """`emma_plugins.training.recipe.StageStore` on files."""
 
-    def __init__(
-        self,
-        directory: str | os.PathLike[str],
-        *,
-        on_epoch: Callable[[str, TrainerState], None] | None = None,
-    ) -> None:
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.root = Path(directory)
-        self.on_epoch = on_epoch
 
     def begin(self, fingerprint: str, *, resume: bool) -> None:
         """Start a fresh record, or check that the one to resume trains the same spec."""
@@ -84,8 +76,6 @@ class FileStageStore:
 
     def save_epoch(self, stage: str, state: TrainerState) -> None:
         save_state(self.root / f"{stage}.state.pt", state)
-        if self.on_epoch is not None:
-            self.on_epoch(stage, state)
 
 
 __all__ = ["FIT_FILE", "PROGRESS_DIR", "FileStageStore"]

@@ -29,6 +29,8 @@ from emma_plugins.training.resume import TrainerState
 from emma_plugins.training.settings import coldness_annealing, fit_config
 
 STAGES: tuple[str, ...] = ("estimators", "base", "emma")
+#: Told ``(stage, state)`` after every epoch (history files, TensorBoard).
+EpochListener = Callable[[str, TrainerState], None]
 
 
 class StageStore(Protocol):
@@ -88,10 +90,12 @@ def train_recipe(
     store: StageStore | None = None,
     progress: bool = False,
     val_metrics: Callable[[str], MetricsFn] | None = None,
+    on_epoch: EpochListener | None = None,
 ) -> RecipeResult:
     """Train ``model`` in place through the spec's stages; returns their histories.
 
-    ``val_metrics(stage)`` gives the per-epoch validation scores of a stage's history.
+    ``val_metrics(stage)`` gives the per-epoch validation scores of a stage's history;
+    ``on_epoch(stage, state)`` is told after every epoch (after the store kept it).
     """
     result = RecipeResult()
     if model.attention is not None:
@@ -100,12 +104,12 @@ def train_recipe(
         base = EmmaModel(model.spec, model.network, None, network_source=model.network_source)
         _stage(
             "base", base, data.clean_train, data.clean_val, training, loss, store, progress,
-            val_metrics, result, annealed=False,
+            val_metrics, on_epoch, result, annealed=False,
         )  # fmt: skip
     if training.epochs > 0:
         _stage(
             "emma", model, data.mixed_train, data.mixed_val, training, loss, store, progress,
-            val_metrics, result, annealed=True,
+            val_metrics, on_epoch, result, annealed=True,
         )  # fmt: skip
     return result
 
@@ -137,6 +141,7 @@ def _stage(
     store: StageStore | None,
     progress: bool,
     val_metrics: Callable[[str], MetricsFn] | None,
+    on_epoch: EpochListener | None,
     result: RecipeResult,
     *,
     annealed: bool,
@@ -162,6 +167,8 @@ def _stage(
     def keep(state: TrainerState) -> None:
         if store is not None:
             store.save_epoch(name, state)
+        if on_epoch is not None:
+            on_epoch(name, state)
 
     result.fits[name] = done = fit(
         model,
@@ -170,7 +177,7 @@ def _stage(
         loss,
         config,
         val_metrics=None if val_metrics is None else val_metrics(name),
-        on_epoch=keep if store is not None else None,
+        on_epoch=keep if store is not None or on_epoch is not None else None,
         resume=resume,
     )
     result.histories[name] = done.history
@@ -182,4 +189,12 @@ def _copy(state: dict[str, Tensor]) -> dict[str, Tensor]:
     return {key: value.detach().clone() for key, value in state.items()}
 
 
-__all__ = ["STAGES", "FinishedStage", "RecipeData", "RecipeResult", "StageStore", "train_recipe"]
+__all__ = [
+    "STAGES",
+    "EpochListener",
+    "FinishedStage",
+    "RecipeData",
+    "RecipeResult",
+    "StageStore",
+    "train_recipe",
+]

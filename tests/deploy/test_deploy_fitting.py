@@ -143,3 +143,15 @@ def test_a_table_with_missing_cells_trains_with_the_mode_masked(tmp_path: Path) 
     spec_dict["modes"][1]["on_missing"] = "error"
     with pytest.raises(DataError, match="of mode 'error' is missing"):
         fit_model(parse_spec(spec_dict), data_dir=tmp_path)
+
+
+def test_every_epoch_is_logged_for_tensorboard(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    fit_model(parse_spec(small_spec(base_epochs=2, epochs=3)), tensorboard=tmp_path / "tb")
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"base/val_loss", "emma/train_loss", "emma/val_f1"} <= tags
+    assert [e.step for e in events.Scalars("emma/val_loss")] == [1, 2, 3]

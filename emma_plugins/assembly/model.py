@@ -125,13 +125,7 @@ class EmmaModel(nn.Module):
         if isinstance(modes, Tensor | np.ndarray) or _is_frame(modes):
             return self.split(cast(Tensor | np.ndarray, modes))
         if isinstance(modes, Mapping):
-            unknown = sorted(set(modes) - set(self.mode_names))
-            absent = [name for name in self.mode_names if name not in modes]
-            if unknown or absent:
-                raise ValueError(
-                    f"modes by name must be exactly {', '.join(self.mode_names)}; "
-                    f"missing {absent or 'none'}, unknown {unknown or 'none'}."
-                )
+            check_mode_names(modes, self.mode_names)
             ordered = [modes[name] for name in self.mode_names]
         else:
             ordered = list(modes)
@@ -201,6 +195,18 @@ class EmmaModel(nn.Module):
         xs = zero_missing(xs, report.missing)  # invalid values never reach the encoders
         weighted = self.attention.apply(network.encode(xs), report)
         return EmmaOutput(network.fuse(weighted), report)
+
+
+def check_mode_names(given: Mapping[str, Any], names: Sequence[str]) -> None:
+    """Refuse modes by name that are not exactly ``names``, listing what is missing and
+    what is unknown (a `ValueError`)."""
+    unknown = sorted(set(given) - set(names))
+    absent = [name for name in names if name not in given]
+    if unknown or absent:
+        raise ValueError(
+            f"modes by name must be exactly {', '.join(names)}; "
+            f"missing {absent or 'none'}, unknown {unknown or 'none'}."
+        )
 
 
 def _is_frame(data: object) -> bool:

@@ -18,11 +18,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from emma_plugins.assembly.model import as_model_input, check_mode_names
 from emma_plugins.core.errors import DataError, SpecError
 from emma_plugins.core.plugins import get_registry
 from emma_plugins.sources import MultiModalData, resolve_data_dir
 from emma_plugins.sources.table import encode_labels
 from emma_plugins.spec import EmmaSpec, resolve_data_path
+
+CPU = torch.device("cpu")
 
 
 def select_modes(data: MultiModalData, spec: EmmaSpec) -> MultiModalData:
@@ -193,25 +196,15 @@ def _frame_modes(frame: pd.DataFrame, spec: EmmaSpec) -> dict[str, list[str]]:
 def _arrays_table(
     arrays: Mapping[str, Any], spec: EmmaSpec
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    unknown = sorted(set(arrays) - set(spec.mode_names))
-    absent = [m for m in spec.mode_names if m not in arrays]
-    if unknown or absent:
-        raise DataError(
-            f"the arrays must be keyed by the modes {', '.join(spec.mode_names)}; "
-            f"missing {absent or 'none'}, unknown {unknown or 'none'}."
-        )
+    check_mode_names(arrays, spec.mode_names)
     blocks, modes = [], {}
     for mode in spec.modes:
-        array = np.asarray(arrays[mode.name])
-        if array.dtype.kind not in "biuf":
-            raise TypeError(
-                f"mode {mode.name!r} has dtype {array.dtype}; expected real numbers "
-                "(float, int or bool)."
-            )
+        what = f"mode {mode.name!r}"
+        array = as_model_input(arrays[mode.name], what, "[N, *shape]", torch.float64, CPU).numpy()
         if array.ndim < 1 or math.prod(array.shape[1:]) != mode.size:
             raise DataError(
-                f"mode {mode.name!r} has shape {array.shape}; the spec declares samples of "
-                f"shape {list(mode.sample_shape)}, so pass an array [N, *that shape]."
+                f"{what} has shape {array.shape}; the spec declares samples of shape "
+                f"{list(mode.sample_shape)}, so pass an array [N, *that shape]."
             )
         names = [f"{mode.name}_{i}" for i in range(mode.size)]
         blocks.append(pd.DataFrame(array.reshape(len(array), -1).astype(np.float64), columns=names))

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.assembly.model import EmmaModel, as_model_input, check_mode_names
 from emma_plugins.atomic import write_atomic
 from emma_plugins.core.errors import DataError
 from emma_plugins.deploy.inference import RawInputModel, deployment_of
@@ -32,6 +32,7 @@ from emma_plugins.deploy.inference import RawInputModel, deployment_of
 CHUNK_ROWS = 20_000
 #: Input suffixes read in chunks; other formats are read whole.
 _STREAMED = {".csv": ",", ".tsv": "\t"}
+CPU = torch.device("cpu")
 
 
 class Predictor:
@@ -61,27 +62,15 @@ class Predictor:
 
     def predict_modes(self, modes: Mapping[str, Any]) -> pd.DataFrame:
         """Predictions for raw arrays keyed by mode name (numbers of any real dtype)."""
-        unknown = sorted(set(modes) - set(self.mode_names))
-        absent = [m for m in self.mode_names if m not in modes]
-        if unknown or absent:
-            raise DataError(
-                f"modes must be exactly {', '.join(self.mode_names)}; missing "
-                f"{absent or 'none'}, unknown {unknown or 'none'}."
-            )
+        check_mode_names(modes, self.mode_names)
         arrays = []
         for name, shape in zip(self.mode_names, self.shapes, strict=True):
-            array = np.asarray(modes[name])
-            if array.dtype.kind not in "biuf":
-                raise TypeError(
-                    f"mode {name!r} has dtype {array.dtype}; expected real numbers (float, "
-                    "int or bool)."
-                )
-            if tuple(array.shape[1:]) != shape:
-                raise DataError(
-                    f"mode {name!r} has shape {array.shape}; expected [N, "
-                    f"{', '.join(map(str, shape))}]."
-                )
-            arrays.append(array.astype(np.float64))
+            expected = f"[N, {', '.join(map(str, shape))}]"
+            what = f"mode {name!r}"
+            array = as_model_input(modes[name], what, expected, torch.float64, CPU).numpy()
+            if tuple(array.shape[1:]) != shape or array.ndim == 0:
+                raise DataError(f"{what} has shape {array.shape}; expected {expected}.")
+            arrays.append(array)
         return self._predict(arrays, "the input", pd.RangeIndex(len(arrays[0])))
 
     # -- the pass --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,7 @@ def test_arrays_per_mode_of_any_real_dtype(model: EmmaModel, table: pd.DataFrame
     assert len(predict(model, as_int)) == 5
     with pytest.raises(TypeError, match="mode 'error'"):
         predict(model, {**arrays, "error": np.array([["a"] * 10] * 5)})
-    with pytest.raises(DataError, match="missing \\['worst'\\]"):
+    with pytest.raises(ValueError, match="missing \\['worst'\\]"):
         predict(model, {"mean": arrays["mean"], "error": arrays["mean"]})
 
 
@@ -136,33 +137,29 @@ def test_a_cell_that_is_not_a_number_is_named(
     assert not (tmp_path / "out.csv").exists()  # nothing half-written
 
 
-def test_the_error_policy_refuses_a_broken_reading(fitted: FitOutcome, table: pd.DataFrame) -> None:
-    import copy
-
+def with_policy(fitted: FitOutcome, mode: str, policy: str) -> EmmaModel:
+    """A copy of the fitted model whose ``mode`` has another ``on_missing``."""
     model = copy.deepcopy(fitted.model)
     assert model.deployment is not None
     modes = dict(model.deployment.modes)
-    modes["mean"] = modes["mean"].model_copy(update={"on_missing": "error"})
+    modes[mode] = modes[mode].model_copy(update={"on_missing": policy})
     model.deployment = model.deployment.model_copy(update={"modes": modes})
+    return model
+
+
+def test_the_error_policy_refuses_a_broken_reading(fitted: FitOutcome, table: pd.DataFrame) -> None:
     rows = table.iloc[:3].copy()
     rows.iloc[2, 0] = np.nan
     with pytest.raises(DataError, match="row 2: mode 'mean'"):
-        predict(model, rows)
+        predict(with_policy(fitted, "mean", "error"), rows)
 
 
 def test_impute_mean_keeps_the_mode_and_still_flags_it(
     fitted: FitOutcome, table: pd.DataFrame
 ) -> None:
-    import copy
-
-    model = copy.deepcopy(fitted.model)
-    assert model.deployment is not None
-    modes = dict(model.deployment.modes)
-    modes["mean"] = modes["mean"].model_copy(update={"on_missing": "impute_mean"})
-    model.deployment = model.deployment.model_copy(update={"modes": modes})
     rows = table.iloc[:3].copy()
     rows.iloc[0, 0] = np.nan
-    out = predict(model, rows)
+    out = predict(with_policy(fitted, "mean", "impute_mean"), rows)
     assert out.loc[0, "mean_failed"] and out.loc[0, "mean_attention"] > 0
 
 

@@ -37,6 +37,7 @@ from emma_plugins.deploy.progress import PROGRESS_DIR, FileStageStore
 from emma_plugins.deploy.scores import split_scores
 from emma_plugins.rundir import fingerprint
 from emma_plugins.sources import MultiModalData, Splits
+from emma_plugins.sources.splits import TRAIN_FRACTION
 from emma_plugins.spec import EmmaSpec
 from emma_plugins.training.loop import MetricsFn
 from emma_plugins.training.loss import ClassificationLoss
@@ -90,6 +91,7 @@ def fit_model(
             spec.mode_names,
             seed=training.seed,
             corruption=training.corruption,
+            train=spec.data.train_fraction if spec.data is not None else TRAIN_FRACTION,
             on_missing={mode.name: mode.on_missing for mode in spec.modes},
         )
         torch.manual_seed(training.seed)

@@ -20,6 +20,8 @@ from emma_plugins.core.errors import DataError
 from emma_plugins.sources.container import SPLIT_NAMES, MultiModalData
 from emma_plugins.sources.tables import FLOAT32_MAX, check_finite, first_bad_cell
 
+#: The thesis' share of each class drawn for training (section 6.1); the rest is halved.
+TRAIN_FRACTION = 0.67
 #: A column whose training standard deviation is below this is only centred, not scaled.
 MIN_STD = 1e-12
 #: Fewer rows of a class than this in a split draws a `DataWarning` (scores too coarse).
@@ -173,7 +175,7 @@ class Splits:
 def split(
     data: MultiModalData,
     seed: int,
-    train: float = 0.67,
+    train: float = TRAIN_FRACTION,
     *,
     standardize: bool = True,
     allow_missing: bool = False,
@@ -288,7 +290,7 @@ def _class_list(counts: NDArray[np.int64]) -> str:
 
 
 def stratified_indices(
-    target: NDArray[np.int64], seed: int, train: float = 0.67
+    target: NDArray[np.int64], seed: int, train: float = TRAIN_FRACTION
 ) -> dict[str, NDArray[np.int64]]:
     """Row positions of the train/val/test splits (see `split` for the counts)."""
     rng = np.random.default_rng(seed)

@@ -38,6 +38,14 @@ class DataSpec(BaseModel):
         description="Folder under the data directory (EMMA_DATA_DIR) holding "
         "<dataset>/<files>; default: the data directory itself.",
     )
+    train_fraction: float = Field(
+        0.67,  # emma_plugins.sources.splits.TRAIN_FRACTION, kept pandas-free (a test checks)
+        gt=0,
+        lt=1,
+        description="Fraction of each class drawn for training (stratified, seeded by "
+        "training.seed); the rest is halved into validation and test. Ignored when the "
+        "data set brings its own split (a split column).",
+    )
 
     @model_validator(mode="after")
     def _paths_stay_inside(self) -> DataSpec:

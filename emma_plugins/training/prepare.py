@@ -17,6 +17,7 @@ from torch import Tensor
 
 from emma_plugins.core.errors import DataError
 from emma_plugins.sources import MultiModalData, Splits, split
+from emma_plugins.sources.splits import TRAIN_FRACTION
 from emma_plugins.spec.sections import CorruptionTrainingSpec
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.recipe import RecipeData
@@ -50,7 +51,7 @@ def prepare(
     *,
     seed: int,
     corruption: CorruptionTrainingSpec,
-    train: float = 0.67,
+    train: float = TRAIN_FRACTION,
     on_missing: Mapping[str, str] | None = None,
 ) -> PreparedData:
     """Split (stratified, or the data's own split), standardize on train, and corrupt each

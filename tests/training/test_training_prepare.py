@@ -72,3 +72,10 @@ def test_a_mode_without_a_policy_refuses_its_missing_values_by_row_and_column() 
         )
     with pytest.raises(DataError, match="finite"):
         prepare(with_holes(), MODES, seed=0, corruption=CorruptionTrainingSpec())
+
+
+def test_the_spec_default_train_fraction_is_the_splits_default() -> None:
+    from emma_plugins.sources.splits import TRAIN_FRACTION
+    from emma_plugins.spec.sections import DataSpec
+
+    assert DataSpec.model_fields["train_fraction"].default == TRAIN_FRACTION

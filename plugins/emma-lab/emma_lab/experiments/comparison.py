@@ -44,6 +44,7 @@ from emma_plugins.assembly.builder import build
 from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.corruptions import CorruptionScheme, MissingMode
 from emma_plugins.sources import MultiModalData
+from emma_plugins.sources.splits import TRAIN_FRACTION
 from emma_plugins.spec import EmmaSpec
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.loop import FitResult
@@ -120,8 +121,13 @@ class Experiment:
 
     def prepare(self, data: MultiModalData, seed: int) -> SeedData:
         """One seed's splits and corrupted mixes (`prepare_seed` with the spec's corruption)."""
+        data_spec = self.spec.data
         return prepare_seed(
-            data, self.mode_names, seed, corruption=self.spec.resolved_training.corruption
+            data,
+            self.mode_names,
+            seed,
+            corruption=self.spec.resolved_training.corruption,
+            train_fraction=data_spec.train_fraction if data_spec is not None else TRAIN_FRACTION,
         )
 
 

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from emma_lab.metrics.metrics import task_metric
 from emma_plugins.corruptions import CorruptionScheme
 from emma_plugins.sources import MultiModalData
+from emma_plugins.sources.splits import TRAIN_FRACTION
 from emma_plugins.spec.sections import CorruptionTrainingSpec
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.loss import positive_scores
@@ -42,7 +43,7 @@ def prepare_seed(
     *,
     corruption: CorruptionTrainingSpec | None = None,
     sigma: float | None = None,
-    train_fraction: float = 0.67,
+    train_fraction: float = TRAIN_FRACTION,
 ) -> SeedData:
     """Split (stratified, standardized on train) and corrupt each split with the thesis scheme.
 

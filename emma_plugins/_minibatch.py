@@ -2,17 +2,54 @@
 
 `emma_plugins.estimators.training.fit_minibatch` (stage 1, an estimator on clean samples)
 and `emma_plugins.training.loop.fit` (stage 2, EMMA + MMN end to end) both run their epochs
-through `train_epoch`, so the same seed gives the same batch order in both. A leaf module:
-it imports nothing from the package.
+through `train_epoch`, so the same seed gives the same batch order in both, and both train
+across processes the same way: inside `parallel(group)`, each process takes its shard of
+every global batch and the gradients are averaged over the processes before each step
+(`emma_plugins.training.distributed`). A leaf module: it imports nothing from the package.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
+
+
+class Parallel(Protocol):
+    """How the processes of one training share its work (one process: no `Parallel`)."""
+
+    def shard(self, index: Tensor) -> Tensor:
+        """This process's share of a global batch's indices."""
+
+    def sync_gradients(self, parameters: list[Tensor], n_local: int) -> None:
+        """Make every process's gradients the mean over the global batch (from each
+        process's mean over its ``n_local`` samples)."""
+
+    def total(self, value: float, n: int) -> tuple[float, int]:
+        """The sum of ``value`` and of ``n`` over the processes."""
+
+
+_PARALLEL: ContextVar[Parallel | None] = ContextVar("emma_parallel", default=None)
+
+
+def current_parallel() -> Parallel | None:
+    """The `Parallel` the current training runs under, if any."""
+    return _PARALLEL.get()
+
+
+@contextlib.contextmanager
+def parallel(group: Parallel | None) -> Iterator[None]:
+    """Run the block's training epochs across the processes of ``group``."""
+    token = _PARALLEL.set(group)
+    try:
+        yield
+    finally:
+        _PARALLEL.reset(token)
 
 
 class NonFiniteLoss(ArithmeticError):
@@ -50,28 +87,75 @@ def train_epoch(
     *,
     device: torch.device | None = None,
     after_step: Callable[[], None] | None = None,
+    scaler: Any = None,
 ) -> float:
-    """One pass over ``n`` samples in shuffled mini-batches; returns the mean loss per sample.
+    """One pass over ``n`` in-memory samples in shuffled mini-batches (`run_epoch` over
+    index batches); returns the mean loss per sample.
 
-    ``batch_loss(index)`` returns the loss of the samples at ``index``; the optimizer then
-    takes one step and ``after_step()`` runs (to project constraints, say). The mean weighs
-    each batch's loss by its size.
+    ``batch_loss(index)`` returns the loss of the samples at ``index``. Under `parallel`,
+    each process gets its shard of every global batch.
+    """
+    group = current_parallel()
+    batches = shuffled_batches(n, batch_size, generator, device)
+    if group is not None:
+        batches = tuple(group.shard(index) for index in batches)
+    return run_epoch(
+        optimizer,
+        batches,
+        batch_loss,
+        size=len,
+        after_step=after_step,
+        scaler=scaler,
+        n_batches=len(batches),
+    )
+
+
+def run_epoch(
+    optimizer: torch.optim.Optimizer,
+    batches: Iterable[Any],
+    batch_loss: Callable[[Any], Tensor],
+    *,
+    size: Callable[[Any], int],
+    after_step: Callable[[], None] | None = None,
+    scaler: Any = None,
+    n_batches: int | None = None,
+) -> float:
+    """One pass over ``batches`` (index tensors of in-memory data, or a DataLoader's
+    batches): the one training loop, whatever the batch source.
+
+    ``batch_loss(batch)`` returns the mean loss of the batch's ``size(batch)`` samples; the
+    optimizer then takes one step and ``after_step()`` runs (to project constraints, say).
+    A ``scaler`` (`torch.amp.GradScaler`) scales the loss for float16 training. Returns
+    the mean loss per sample (over every process, under `parallel`).
 
     A NaN or infinite loss raises `NonFiniteLoss` before its backward pass and step, so
     a diverging model never trains on, nor keeps, non-finite values. The check reads the
     loss value that the mean needs anyway: no extra synchronisation.
     """
-    total = 0.0
-    batches = shuffled_batches(n, batch_size, generator, device)
-    for number, index in enumerate(batches, start=1):
-        loss = batch_loss(index)
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise NonFiniteLoss(value, number, len(batches))
+    group = current_parallel()
+    parameters = [p for g in optimizer.param_groups for p in g["params"] if p.requires_grad]
+    total, count = 0.0, 0
+    for number, batch in enumerate(batches, start=1):
+        n_local = size(batch)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        value = 0.0
+        if n_local:
+            loss = batch_loss(batch)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise NonFiniteLoss(value, number, n_batches or number)
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+        if group is not None:
+            group.sync_gradients(parameters, n_local)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         if after_step is not None:
             after_step()
-        total += value * len(index)
-    return total / max(n, 1)
+        total += value * n_local
+        count += n_local
+    if group is not None:
+        total, count = group.total(total, count)
+    return total / max(count, 1)

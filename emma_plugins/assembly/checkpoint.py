@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from emma_plugins._version import __version__
@@ -121,8 +122,10 @@ def load(
     network: nn.Module | None = None,
     *,
     max_parameters: int | None = None,
+    device: str | torch.device | None = None,
 ) -> EmmaModel:
-    """Rebuild the model saved in ``directory`` and load its weights; returned in eval mode.
+    """Rebuild the model saved in ``directory`` and load its weights; returned in eval mode,
+    on ``device`` (default: the CPU; weights are stored from the CPU, so any device loads).
 
     A checkpoint of a model built with a user network needs that network again:
     ``load(directory, network=MyNet(...))``. The stored spec's model is measured before it
@@ -157,6 +160,8 @@ def load(
     model.load_state_dict(tensors, strict=True)
     if "deployment" in manifest:
         model.deployment = _read_deployment(root, _read_checked(root, manifest, "deployment"))
+    if device is not None:
+        model.to(device)
     return model.eval()
 
 

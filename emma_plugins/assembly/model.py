@@ -79,12 +79,17 @@ class EmmaModel(nn.Module):
 
     @classmethod
     def from_pretrained(
-        cls, directory: str | os.PathLike[str], *, network: nn.Module | None = None
+        cls,
+        directory: str | os.PathLike[str],
+        *,
+        network: nn.Module | None = None,
+        device: str | torch.device | None = None,
     ) -> EmmaModel:
-        """The model saved in ``directory`` (by `save_pretrained` or `emma fit`), in eval mode."""
+        """The model saved in ``directory`` (by `save_pretrained` or `emma fit`), in eval
+        mode, on ``device`` (default: the CPU)."""
         from emma_plugins.assembly.checkpoint import load
 
-        return load(directory, network=network)
+        return load(directory, network=network, device=device)
 
     # -- inputs ----------------------------------------------------------------------------
     def input_dtype(self) -> tuple[torch.dtype, torch.device]:

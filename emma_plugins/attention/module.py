@@ -204,7 +204,15 @@ class EnergyAttention(nn.Module):
         )
 
     def _evaluate(self, modes: list[Tensor], missing: Tensor, invalid: Tensor) -> AttentionReport:
-        """Steps 1-4 on checked modes (missing and invalid ones zeroed, both in ``missing``)."""
+        """Steps 1-4 on checked modes (missing and invalid ones zeroed, both in ``missing``).
+
+        Always in at least float32, under mixed precision too: potentials are squared norms
+        and the Boltzmann normalisation exponentiates them, which half precision overflows
+        or rounds flat."""
+        with full_precision(modes[0].device):
+            return self._energies([_at_least_float32(x) for x in modes], missing, invalid)
+
+    def _energies(self, modes: list[Tensor], missing: Tensor, invalid: Tensor) -> AttentionReport:
         if not self._calibrated:
             self.calibrate_()
         keep = _masker(~missing)
@@ -309,6 +317,21 @@ class EnergyAttention(nn.Module):
         summary["capacity"] = float(self.capacity().detach())
         summary["effective_capacity"] = float(self.effective_capacity().detach())
         return summary
+
+
+#: Device types whose autocast can be switched off (other devices, like meta, have none).
+_AUTOCAST_DEVICES = frozenset({"cpu", "cuda", "mps", "xpu"})
+
+
+def full_precision(device: torch.device) -> contextlib.AbstractContextManager[None]:
+    """A block where autocast is off on ``device`` (nothing to switch on other devices)."""
+    if device.type in _AUTOCAST_DEVICES:
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def _at_least_float32(x: Tensor) -> Tensor:
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def _exporting() -> bool:

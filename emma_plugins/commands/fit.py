@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from pathlib import Path
 
-from emma_plugins.commands.arguments import add_spec_run_arguments
+from emma_plugins.commands.arguments import add_device_option, add_spec_run_arguments, with_device
 from emma_plugins.commands.output import add_output_arguments, output_directory
 
 
@@ -19,10 +20,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "data and score the test split. DIR becomes a model directory (weights, spec, "
         "deployment.json, history.csv, metrics.json) that emma predict, emma export and "
         "EmmaModel.from_pretrained read. Every epoch's trainer state is saved under "
-        "DIR/progress, so --resume continues a killed fit from its last complete epoch.",
+        "DIR/progress, so --resume continues a killed fit from its last complete epoch. "
+        "Under torchrun (torchrun --nproc-per-node N -m emma_plugins fit SPEC --out DIR) "
+        "every process trains its shard of each batch and rank 0 writes DIR.",
     )
     add_spec_run_arguments(parser, "emma-models/<spec name>")
     add_output_arguments(parser, resume="continue the fit saved there from its last complete epoch")
+    add_device_option(parser)
     parser.add_argument(
         "--tensorboard",
         type=Path,
@@ -37,18 +41,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from emma_plugins.deploy.fitting import fit_model  # torch training, on use only
     from emma_plugins.spec import load_spec
+    from emma_plugins.training.devices import resolve_device
+    from emma_plugins.training.distributed import from_environment
 
-    spec = load_spec(args.spec)
+    spec = with_device(load_spec(args.spec), args.device)
     out = args.out or Path("emma-models") / args.spec.stem
-    with output_directory(args, out, spec.to_dict()):
-        outcome = fit_model(
-            spec,
-            data_dir=args.data_dir,
-            out=out,
-            resume=bool(getattr(args, "resume", False)),
-            progress=not args.no_progress,
-            tensorboard=args.tensorboard,
-        )
+    device = resolve_device(spec.resolved_training.device)
+    with from_environment(device) as group:
+        main = group is None or group.is_main
+        writing = output_directory(args, out, spec.to_dict()) if main else nullcontext()
+        with writing:
+            outcome = fit_model(
+                spec,
+                data_dir=args.data_dir,
+                out=out,
+                resume=bool(getattr(args, "resume", False)),
+                progress=not args.no_progress,
+                tensorboard=args.tensorboard,
+            )
+    if not main:
+        return 0
     metrics = outcome.metrics
     deployment = outcome.model.deployment
     assert deployment is not None and deployment.thresholds is not None

@@ -39,6 +39,8 @@ from emma_plugins.rundir import fingerprint
 from emma_plugins.sources import MultiModalData, Splits
 from emma_plugins.sources.splits import TRAIN_FRACTION
 from emma_plugins.spec import EmmaSpec
+from emma_plugins.training.devices import resolve_device
+from emma_plugins.training.distributed import current_group
 from emma_plugins.training.loop import MetricsFn
 from emma_plugins.training.loss import ClassificationLoss
 from emma_plugins.training.prepare import PreparedData, prepare
@@ -70,6 +72,7 @@ def fit_model(
     progress: bool = False,
     y: Any = None,
     tensorboard: str | os.PathLike[str] | None = None,
+    device: str | None = None,
 ) -> FitOutcome:
     """Train one model as ``spec`` says, on ``data`` (default: the spec's data section).
 
@@ -78,8 +81,16 @@ def fit_model(
     directory is written there (the caller locks it; see `emma fit`), and ``resume``
     continues the training saved under ``out/progress``. With ``tensorboard`` (a folder;
     needs the ``tensorboard`` package) every epoch's history row is logged there too.
+
+    ``device`` (default ``training.device``) is where the model and the data live while
+    training; the model comes back on it (its saved weights are moved to the CPU). Under
+    ``torchrun`` (`emma_plugins.training.distributed.from_environment`) every process
+    trains its shard and only rank 0 writes.
     """
     training = spec.resolved_training
+    group = current_group()
+    main = group is None or group.is_main
+    place = group.device if group is not None else resolve_device(device or training.device)
     if data is None:
         data = select_modes(load_spec_data(spec, data_dir), spec)
     elif not isinstance(data, MultiModalData):
@@ -94,17 +105,21 @@ def fit_model(
             train=spec.data.train_fraction if spec.data is not None else TRAIN_FRACTION,
             on_missing={mode.name: mode.on_missing for mode in spec.modes},
         )
+        prepared = prepared.to(place)
         torch.manual_seed(training.seed)
-        model = build(spec)
+        model = build(spec).to(place)
         loss = ClassificationLoss(
             prepared.clean["train"].y, data.n_classes, balanced=training.balanced_loss
         )
         store, listeners = None, []
         if out is not None:
             store = FileStageStore(Path(out) / PROGRESS_DIR)
-            store.begin(fingerprint(spec.to_dict()), resume=resume)
-            listeners.append(_history_writer(Path(out) / HISTORY_FILE))
-        if tensorboard is not None:
+            if main:
+                store.begin(fingerprint(spec.to_dict()), resume=resume)
+                listeners.append(_history_writer(Path(out) / HISTORY_FILE))
+            if group is not None:
+                group.barrier()  # the others read progress only once rank 0 checked it
+        if tensorboard is not None and main:
             listeners.append(_tensorboard_writer(tensorboard))
         result = train_recipe(
             model,
@@ -130,7 +145,7 @@ def fit_model(
         }
     history = pd.DataFrame(result.history())
     directory = None
-    if out is not None:
+    if out is not None and main:
         directory = save(
             model,
             out,
@@ -139,6 +154,8 @@ def fit_model(
                 METRICS_FILE: (json.dumps(metrics, indent=2) + "\n").encode(),
             },
         )
+    if group is not None:
+        group.barrier()  # no process leaves before the model directory is complete
     return FitOutcome(model.eval(), history, metrics, directory)
 
 

@@ -76,7 +76,8 @@ class RawInputModel(nn.Module):
         self.register_buffer("mode_thresholds", torch.tensor(mode_limits))
         total = inf if thresholds is None else thresholds.total
         self.register_buffer("total_threshold", torch.tensor(total))
-        self.to(dtype=next(model.parameters()).dtype)
+        first = next(model.parameters())
+        self.to(device=first.device, dtype=first.dtype)
 
     def standardize(self, modes: list[Tensor]) -> tuple[list[Tensor], Tensor]:
         """Scaled modes with invalid readings made harmless, and which modes held any."""

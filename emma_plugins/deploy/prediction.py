@@ -76,12 +76,12 @@ class Predictor:
     # -- the pass --------------------------------------------------------------------------
     def _predict(self, arrays: list[np.ndarray], where: str, index: pd.Index) -> pd.DataFrame:
         self._refuse_invalid(arrays, where, index)
+        device = next(self.module.model.parameters()).device
         with np.errstate(over="ignore"):  # 1e300 becomes inf: an invalid reading either way
-            tensors = [torch.from_numpy(a.astype(np.float32)) for a in arrays]
+            tensors = [torch.from_numpy(a.astype(np.float32)).to(device) for a in arrays]
         with torch.no_grad():
-            _, proba, potential, importance, attention, failed, total, uncertain = self.module(
-                tensors
-            )
+            outputs = [t.cpu() for t in self.module(tensors)]
+        _, proba, potential, importance, attention, failed, total, uncertain = outputs
         names = self.deployment.class_names
         columns: dict[str, Any] = {
             "prediction": np.asarray(names, dtype=object)[proba.argmax(dim=1).numpy()]

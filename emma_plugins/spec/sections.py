@@ -9,7 +9,7 @@ register.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -130,6 +130,18 @@ class TrainingSpec(BaseModel):
         default_factory=dict,
         validate_default=True,
         description="The corrupted training mix.",
+    )
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
+        description="Where to train: auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N "
+        "or mps; --device overrides it.",
+    )
+    precision: Literal["32", "bf16", "16-mixed"] = Field(
+        "32",
+        description="The network's forward precision: float32, bfloat16 autocast, or float16 "
+        "autocast with a gradient scaler. Potentials, the Boltzmann normalisation and the "
+        "regularizers stay float32.",
     )
     false_alarm_rate: float = Field(
         0.01,

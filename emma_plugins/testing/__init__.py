@@ -31,6 +31,7 @@ from emma_plugins.testing.dataset import check_dataset, check_registered_dataset
 from emma_plugins.testing.endogenous import check_endogenous, check_registered_endogenous
 from emma_plugins.testing.estimator import (
     ESTIMATOR_CHECKS,
+    check_autocast,
     check_batch_independence,
     check_device_move,
     check_dtype_move,
@@ -63,6 +64,7 @@ __all__ = [
     "KITS",
     "KindCheck",
     "KindRef",
+    "check_autocast",
     "check_batch_independence",
     "check_correction",
     "check_corruption",

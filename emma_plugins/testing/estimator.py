@@ -308,6 +308,21 @@ def check_device_move(
         _assert_close(actual, expected, f"potential on {device} disagrees with the original")
 
 
+def check_autocast(estimator: EnergyEstimator, x: ArrayLike) -> None:
+    """``potential`` runs under CPU autocast (bfloat16, what ``training.precision: bf16``
+    trains the network in) and returns finite float values per sample.
+
+    EMMA computes potentials with autocast off, so the values need not match float32; an
+    estimator must only not break when called inside an autocast region (a plugin's own
+    training may run it there)."""
+    data = _x_for(estimator, x)
+    with torch.no_grad(), torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        actual = estimator.potential(data)
+    if not actual.is_floating_point():
+        raise AssertionError(f"potential(x) under autocast returns {actual.dtype}.")
+    _assert_per_sample(actual.float(), len(data), "potential(x) under autocast")
+
+
 #: Every check, in the order `check_estimator` runs them (fitting first, so that the
 #: later checks see fitted buffers).
 ESTIMATOR_CHECKS: tuple[Callable[[EnergyEstimator, ArrayLike], None], ...] = (
@@ -320,6 +335,7 @@ ESTIMATOR_CHECKS: tuple[Callable[[EnergyEstimator, ArrayLike], None], ...] = (
     check_state_dict_round_trip,
     check_dtype_move,
     check_device_move,
+    check_autocast,
 )
 
 

@@ -16,6 +16,8 @@ from emma_plugins.core.errors import TrainingError, TrainingWarning
 from emma_plugins.networks.interfaces import begin_fit, training_objective
 from emma_plugins.training.annealing import ColdnessAnnealing
 from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.devices import Precision
+from emma_plugins.training.distributed import current_group
 from emma_plugins.training.resume import TrainerState
 from emma_plugins.training.selection import BestState
 
@@ -40,6 +42,8 @@ class FitConfig:
     annealing: ColdnessAnnealing | None = None
     progress: bool = True
     desc: str = "train"
+    #: The forward pass's precision (`emma_plugins.training.devices.Precision`).
+    precision: str = "32"
 
 
 @dataclass
@@ -80,9 +84,12 @@ def _objective(
 ) -> Tensor:
     from emma_plugins.attention import capacity_penalty, energy_regularizer
 
-    output, report = _forward(model, batch)
-    network = getattr(model, "network", model)
-    loss = training_objective(network, output, batch.y, loss_fn, epoch=epoch, index=index)
+    device = batch.y.device
+    with Precision(config.precision).autocast(device):
+        output, report = _forward(model, batch)
+        network = getattr(model, "network", model)
+        loss = training_objective(network, output, batch.y, loss_fn, epoch=epoch, index=index)
+    loss = loss.float()  # the regularizers add in float32
     attention = _attention(model)
     if attention is not None and report is not None:
         if config.lambda_c:
@@ -155,6 +162,8 @@ def fit(
     attention = _attention(model)
     best = BestState(patience=config.patience)
     result = FitResult()
+    group = current_group()
+    scaler = Precision(config.precision).scaler(train.y.device)
     begin_fit(getattr(model, "network", model), len(train))
     if resume is None:
         start = 1
@@ -168,13 +177,13 @@ def fit(
     bar = tqdm(
         range(start, config.epochs + 1),
         desc=config.desc,
-        disable=not config.progress,
+        disable=not config.progress or (group is not None and not group.is_main),
         leave=False,
         initial=start - 1,
         total=config.epochs,
     )
     for epoch in bar:
-        if best.should_stop:
+        if group.agree(best.should_stop) if group is not None else best.should_stop:
             break
         model.train()
         if attention is not None:
@@ -191,7 +200,9 @@ def fit(
                 config.batch_size,
                 generator,
                 batch_loss,
+                device=train.y.device,
                 after_step=after_step,
+                scaler=scaler,
             )
         except NonFiniteLoss as err:
             raise TrainingError(
@@ -205,6 +216,8 @@ def fit(
             ) from err
         val_loss = _checked(evaluate_loss(model, val, loss_fn), config, epoch=epoch)
         improved = best.update(model, val_loss, epoch)
+        if group is not None:  # rank 0 decides; every process follows (same weights anyway)
+            improved = group.agree(improved)
         row = {"epoch": float(epoch), "train_loss": train_loss, "val_loss": val_loss}
         if val_metrics is not None:
             row |= val_metrics(model)

@@ -37,6 +37,15 @@ class PreparedData:
     mixed: dict[str, TensorSplit]
     groups: dict[str, Tensor]
 
+    def to(self, device: torch.device) -> PreparedData:
+        """The tensors on ``device`` (the splits' tables stay where they are)."""
+        return PreparedData(
+            self.splits,
+            {name: part.to(device) for name, part in self.clean.items()},
+            {name: part.to(device) for name, part in self.mixed.items()},
+            {name: group.to(device) for name, group in self.groups.items()},
+        )
+
     @property
     def recipe(self) -> RecipeData:
         """The tensors `emma_plugins.training.recipe.train_recipe` trains on."""

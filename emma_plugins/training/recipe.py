@@ -24,6 +24,7 @@ from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.spec.sections import TrainingSpec
 from emma_plugins.training.annealing import compensate_initial_attention
 from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.distributed import is_main_process
 from emma_plugins.training.loop import FitResult, LossFn, MetricsFn, fit
 from emma_plugins.training.resume import TrainerState
 from emma_plugins.training.settings import coldness_annealing, fit_config
@@ -121,8 +122,10 @@ def _estimators(
     assert attention is not None
     saved = store.finished("estimators") if store is not None else None
     if saved is None:
-        model.fit_estimators(train.modes, progress=progress, missing=train.missing)
-        if store is not None:
+        model.fit_estimators(
+            train.modes, progress=progress and is_main_process(), missing=train.missing
+        )
+        if store is not None and is_main_process():
             store.finish("estimators", FinishedStage(_copy(attention.estimators.state_dict())))
         return
     attention.estimators.load_state_dict(saved.state)
@@ -165,7 +168,7 @@ def _stage(
             model.attention.constrain_()
 
     def keep(state: TrainerState) -> None:
-        if store is not None:
+        if store is not None and is_main_process():
             store.save_epoch(name, state)
         if on_epoch is not None:
             on_epoch(name, state)
@@ -181,7 +184,7 @@ def _stage(
         resume=resume,
     )
     result.histories[name] = done.history
-    if store is not None:
+    if store is not None and is_main_process():
         store.finish(name, FinishedStage(_copy(model.state_dict()), done.history))
 
 

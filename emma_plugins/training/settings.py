@@ -35,6 +35,7 @@ def fit_config(
         lambda_e=training.lambda_e,
         progress=progress,
         desc=desc,
+        precision=training.precision,
     )
 
 

@@ -78,6 +78,18 @@ def shuffled_batches(
     return order.split(batch_size)
 
 
+def epoch_batches(
+    n: int, batch_size: int, generator: torch.Generator, device: torch.device | None = None
+) -> tuple[Tensor, ...]:
+    """One epoch's index batches: `shuffled_batches`, and under `parallel` this process's
+    shard of each global batch."""
+    batches = shuffled_batches(n, batch_size, generator, device)
+    group = current_parallel()
+    if group is not None:
+        batches = tuple(group.shard(index) for index in batches)
+    return batches
+
+
 def train_epoch(
     optimizer: torch.optim.Optimizer,
     n: int,
@@ -95,10 +107,7 @@ def train_epoch(
     ``batch_loss(index)`` returns the loss of the samples at ``index``. Under `parallel`,
     each process gets its shard of every global batch.
     """
-    group = current_parallel()
-    batches = shuffled_batches(n, batch_size, generator, device)
-    if group is not None:
-        batches = tuple(group.shard(index) for index in batches)
+    batches = epoch_batches(n, batch_size, generator, device)
     return run_epoch(
         optimizer,
         batches,

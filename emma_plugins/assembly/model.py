@@ -16,6 +16,7 @@ from emma_plugins.assembly.deployment import Deployment
 from emma_plugins.attention import AttentionReport, EnergyAttention
 from emma_plugins.attention.module import checked_missing, zero_missing
 from emma_plugins.estimators import EnergyEstimator
+from emma_plugins.estimators.base import Rows
 from emma_plugins.spec import EmmaSpec
 
 #: One mode, or a table of all modes: a tensor, a numpy array, nested lists of numbers (or,
@@ -166,15 +167,18 @@ class EmmaModel(nn.Module):
         """Stage 1: fit each mode's estimator on clean samples of its mode, then freeze it.
 
         ``missing`` ``[N, M]`` marks absent modes: each estimator fits only the rows where
-        its mode is present. Also hands the fitted minima to the correction stage. Returns
-        ``self``.
+        its mode is present. ``modes`` may also be one `Rows` per mode (streamed samples).
+        Also hands the fitted minima to the correction stage. Returns ``self``.
         """
         if self.attention is None:
             raise ValueError(
                 "this model was built with attention disabled, so it has no estimators to fit."
             )
         estimators = cast(list[EnergyEstimator], list(self.attention.estimators))
-        for i, (estimator, x) in enumerate(zip(estimators, self.as_modes(modes), strict=True)):
+        given = list(modes) if isinstance(modes, Sequence) else []
+        streamed = bool(given) and all(isinstance(x, Rows) for x in given)
+        xs: list[Any] = given if streamed else self.as_modes(modes)
+        for i, (estimator, x) in enumerate(zip(estimators, xs, strict=True)):
             if missing is not None:
                 x = x[~missing[:, i].to(x.device)]
             estimator.fit(x, progress=progress)

@@ -11,25 +11,31 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from emma_plugins.assembly.deployment import Thresholds
 from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.attention import AttentionReport
 from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.loop import batches_of, chunks
 
 
 @torch.no_grad()
-def reports(model: EmmaModel, split: TensorSplit, batch_size: int = 4096) -> AttentionReport:
-    """The attention report of every row of ``split`` (evaluation mode, in batches)."""
+def reports(
+    model: EmmaModel, split: TensorSplit, batch_size: int = 4096
+) -> tuple[AttentionReport, Tensor]:
+    """The attention report of every row of ``split`` (evaluation mode, in batches; an
+    in-memory or a streamed split), and which of its modes were corrupted ``[N, M]``."""
     model.eval()
     if model.attention is None:
         raise ValueError("calibration needs a model with attention enabled.")
-    parts = []
-    for index in torch.arange(len(split)).split(batch_size):
-        batch = split.take(index)
+    parts, corrupted = [], []
+    for _, batch in batches_of(split, chunks(split, batch_size)):
         parts.append(model.attention.evaluate(batch.modes, batch.missing).detach())
+        corrupted.append(batch.corrupted)
     fields = parts[0].__dataclass_fields__
-    return AttentionReport(**{f: torch.cat([getattr(p, f) for p in parts]) for f in fields})
+    report = AttentionReport(**{f: torch.cat([getattr(p, f) for p in parts]) for f in fields})
+    return report, torch.cat(corrupted)
 
 
 def calibrate(
@@ -41,7 +47,7 @@ def calibrate(
 ) -> Thresholds:
     """Thresholds at the ``1 - false_alarm_rate`` quantiles of clean validation energies."""
     names = list(model.mode_names)
-    clean = reports(model, clean_val)
+    clean, _ = reports(model, clean_val)
     potential = clean.potential.double().numpy()
     total = clean.total_energy.double().numpy()
     q = 1.0 - false_alarm_rate
@@ -56,8 +62,8 @@ def calibrate(
     )
     observed = {"clean_val": _rates(clean, thresholds, names, None)}
     if mixed_val is not None:
-        mixed = reports(model, mixed_val)
-        observed["mixed_val"] = _rates(mixed, thresholds, names, mixed_val.corrupted)
+        mixed, corrupted = reports(model, mixed_val)
+        observed["mixed_val"] = _rates(mixed, thresholds, names, corrupted)
     return thresholds.model_copy(update={"observed": observed})
 
 
@@ -70,6 +76,7 @@ def _rates(
     """Flag rates per mode: on clean rows (false alarms) and, where known, on corrupted rows
     of that mode (detections)."""
     limits = torch.tensor([thresholds.modes[n] for n in names], dtype=report.potential.dtype)
+    limits = limits.to(report.potential.device)
     flagged = report.missing | (report.potential > limits)
     clean_rows = torch.ones_like(flagged) if corrupted is None else ~corrupted
     rates: dict[str, float] = {}

@@ -9,6 +9,7 @@ declared sizes.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from collections.abc import Mapping
@@ -99,19 +100,40 @@ def load_spec_data(
             f"data set {kind!r} is a {data.task} point set; training needs a classification "
             "data set with targets."
         )
-    check_out_features(spec, data, f"data set {kind!r}")
+    check_out_features(spec, data.task, data.n_classes, f"data set {kind!r}")
     return data
 
 
-def check_out_features(spec: EmmaSpec, data: MultiModalData, what: str) -> None:
+def lazy_source(spec: EmmaSpec, data_dir: str | os.PathLike[str] | None = None) -> Any:
+    """The lazily decoded form of the spec's data set (``training.loader.stream``): what the
+    kind's factory offers as ``factory.lazy`` (the folder kinds), with the spec's params."""
+    if spec.data is None:
+        raise SpecError("training.loader.stream needs a data section naming a folder data set.")
+    kind = spec.data.dataset.kind
+    registration = get_registry("dataset").get(kind)
+    lazy = getattr(registration.factory, "lazy", None)
+    if lazy is None:
+        raise SpecError(
+            f"training.loader.stream: data set kind {kind!r} has no streamed form; stream "
+            "folder data sets (image_folder, audio_folder), or set stream: false."
+        )
+    params = spec.data.dataset.params()
+    root = resolve_data_dir(data_dir)
+    relative = params.get("data_dir") or spec.data.data_dir
+    params["data_dir"] = str(resolve_data_path(relative, root) if relative else root)
+    accepted = inspect.signature(lazy).parameters
+    return lazy(**{k: v for k, v in params.items() if k in accepted})
+
+
+def check_out_features(spec: EmmaSpec, task: str, n_classes: int, what: str) -> None:
     """Refuse a spec whose ``out_features`` does not fit the data's classes."""
-    expected = 1 if data.task == "binary" else data.n_classes
+    expected = 1 if task == "binary" else n_classes
     if spec.out_features == expected:
         return
     why = (
         "is a binary task, so the network gives one logit (its metric is F1 of class 1)"
-        if data.task == "binary"
-        else f"has {data.n_classes} classes, so the network gives one logit per class"
+        if task == "binary"
+        else f"has {n_classes} classes, so the network gives one logit per class"
     )
     raise SpecError(
         f"out_features: {what} {why}: set out_features: {expected}, not {spec.out_features}"
@@ -234,4 +256,10 @@ def _read_dataset(dataset: Any, spec: EmmaSpec) -> tuple[dict[str, np.ndarray], 
     return {mode: np.stack(values) for mode, values in items.items()}, labels
 
 
-__all__ = ["as_multimodal", "check_out_features", "load_spec_data", "select_modes"]
+__all__ = [
+    "as_multimodal",
+    "check_out_features",
+    "lazy_source",
+    "load_spec_data",
+    "select_modes",
+]

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.loop import batches_of, chunks
 from emma_plugins.training.loss import positive_scores
 
 
@@ -16,8 +17,7 @@ def class_scores(model: nn.Module, split: TensorSplit, batch_size: int = 4096) -
     was_training = model.training
     model.eval()
     parts = []
-    for index in torch.arange(len(split)).split(batch_size):
-        batch = split.take(index)
+    for _, batch in batches_of(split, chunks(split, batch_size)):
         parts.append(positive_scores(model(batch.modes, batch.missing).output))
     model.train(was_training)
     return torch.cat(parts).double().cpu().numpy()

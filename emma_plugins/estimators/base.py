@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import torch
@@ -16,6 +17,34 @@ if TYPE_CHECKING:
 
 #: What `fit` and the checks accept (pandas is imported only by whoever passes a frame).
 ArrayLike: TypeAlias = "Tensor | np.ndarray | pd.DataFrame"
+
+
+@runtime_checkable
+class Rows(Protocol):
+    """Samples decoded on demand (a folder too large for memory), indexed like a tensor.
+
+    `EnergyEstimator.fit` and `calibrate` accept them: the shared mini-batch loop
+    (`emma_plugins.estimators.training.fit_minibatch`) only takes ``len(rows)``,
+    ``rows[index]`` (a batch tensor on ``rows.device``) and ``rows.split(size)``.
+    """
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: Tensor) -> Tensor: ...
+
+    def split(self, size: int) -> Iterator[Tensor]: ...
+
+    def to(self, device: torch.device) -> Rows: ...
+
+
+def as_rows(data: ArrayLike | Rows, device: torch.device) -> Tensor | Rows:
+    """``data`` on ``device``: `Rows` stay lazy, anything else becomes a float32 tensor."""
+    if isinstance(data, Rows) and not isinstance(data, Tensor):
+        return data.to(device)
+    return as_tensor(data).to(device)
 
 
 def as_tensor(data: ArrayLike, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -85,9 +114,12 @@ class EnergyEstimator(nn.Module):
         return {"potential": self.potential(x), "grad_norm": self.grad_norm(x)}
 
     # -- fitting ---------------------------------------------------------------------------
-    def fit(self, data: ArrayLike, progress: bool = True, **kwargs: Any) -> EnergyEstimator:
-        """Train on clean samples and record the training minimum of each score."""
-        x = as_tensor(data).to(self._device())
+    def fit(self, data: ArrayLike | Rows, progress: bool = True, **kwargs: Any) -> EnergyEstimator:
+        """Train on clean samples and record the training minimum of each score.
+
+        ``data`` may be `Rows` decoded on demand; an estimator whose ``_fit`` trains through
+        `emma_plugins.estimators.training.fit_minibatch` then never holds all of them."""
+        x: Any = as_rows(data, self._device())
         frozen = {name for name, p in self.named_parameters() if not p.requires_grad}
         self.requires_grad_(True)  # an estimator frozen inside EMMA can still be refitted
         self.train()
@@ -101,9 +133,9 @@ class EnergyEstimator(nn.Module):
         return self
 
     @torch.no_grad()
-    def calibrate(self, x: ArrayLike, batch_size: int = 4096) -> EnergyEstimator:
+    def calibrate(self, x: ArrayLike | Rows, batch_size: int = 4096) -> EnergyEstimator:
         """Store the minimum of every score over ``x`` (the Psi_min of equation 5.3)."""
-        x = as_tensor(x).to(self._device())
+        x = as_rows(x, self._device())
         minima = {name: torch.tensor(float("inf"), device=x.device) for name in self.score_names}
         for chunk in x.split(batch_size):
             for name, value in self.scores(chunk).items():

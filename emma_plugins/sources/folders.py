@@ -681,4 +681,7 @@ SAMPLE_AUDIO_PARAMS = {
     "data_dir": str(Path(__file__).parent),
 }
 setattr(load_image_folder, "conformance_params", SAMPLE_IMAGE_PARAMS)  # noqa: B010 - read by the kit
+# The lazy forms `emma fit` streams from (training.loader.stream), same parameters but task.
+setattr(load_image_folder, "lazy", image_folder_dataset)  # noqa: B010
+setattr(load_audio_folder, "lazy", audio_folder_dataset)  # noqa: B010
 setattr(load_audio_folder, "conformance_params", SAMPLE_AUDIO_PARAMS)  # noqa: B010

@@ -83,6 +83,35 @@ class AnnealSpec(BaseModel):
     )
 
 
+class LoaderSpec(BaseModel):
+    """How training batches are read: all in memory (the fast path for tables), or decoded
+    per batch in worker processes for data sets larger than memory."""
+
+    model_config = SPEC_MODEL_CONFIG
+
+    stream: bool = Field(
+        False,
+        description="Decode samples only when a batch needs them (folder data sets: "
+        "image_folder, audio_folder), so the data set never sits in memory whole.",
+    )
+    num_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Worker processes decoding batches while the model trains (streaming). "
+        "0 decodes in the training process: right for tables and for 2 cores.",
+    )
+    pin_memory: bool | None = Field(
+        None, description="Page-locked batches for faster copies to a GPU; default: on CUDA."
+    )
+    persistent_workers: bool = Field(
+        True, description="Keep the worker processes between epochs (with num_workers > 0)."
+    )
+    prefetch_factor: int | None = Field(
+        None, ge=1, description="Batches each worker loads ahead (torch's default: 2)."
+    )
+
+
 class CorruptionTrainingSpec(BaseModel):
     """The corrupted mix of stage 2: a clean share, the rest one failing mode each."""
 
@@ -142,6 +171,9 @@ class TrainingSpec(BaseModel):
         description="The network's forward precision: float32, bfloat16 autocast, or float16 "
         "autocast with a gradient scaler. Potentials, the Boltzmann normalisation and the "
         "regularizers stay float32.",
+    )
+    loader: LoaderSpec = Field(
+        default_factory=LoaderSpec, description="How batches are read (streaming, workers)."
     )
     false_alarm_rate: float = Field(
         0.01,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
-from emma_plugins._minibatch import NonFiniteLoss, train_epoch
+from emma_plugins._minibatch import NonFiniteLoss, epoch_batches, run_epoch
 from emma_plugins.core.errors import TrainingError, TrainingWarning
 from emma_plugins.networks.interfaces import begin_fit, training_objective
 from emma_plugins.training.annealing import ColdnessAnnealing
@@ -105,12 +105,25 @@ def evaluate_loss(
 ) -> float:
     """Task loss on a split (no regularizers), in evaluation mode."""
     model.eval()
-    outputs = [_forward(model, split.take(index))[0] for index in _chunks(len(split), batch_size)]
+    outputs = [
+        _forward(model, batch)[0] for _, batch in batches_of(split, chunks(split, batch_size))
+    ]
     return float(loss_fn(torch.cat(outputs), split.y))
 
 
-def _chunks(n: int, size: int) -> list[Tensor]:
-    return list(torch.arange(n).split(size))
+def chunks(split: Any, size: int = 4096) -> list[Tensor]:
+    """Index batches covering ``split`` in order for evaluation: ``size`` rows each, or the
+    split's own ``eval_rows`` when smaller (a stream decodes only that many at a time)."""
+    return list(torch.arange(len(split)).split(min(size, getattr(split, "eval_rows", size))))
+
+
+def batches_of(split: Any, indices: Sequence[Tensor]) -> Iterable[tuple[Tensor, TensorSplit]]:
+    """``(index, batch)`` per index batch: taken from an in-memory `TensorSplit`, or decoded
+    by a stream's DataLoader (`emma_plugins.training.streams.StreamSplit.batches`)."""
+    stream = getattr(split, "batches", None)
+    if callable(stream):
+        return cast(Iterable[tuple[Tensor, TensorSplit]], stream(indices))
+    return ((index, split.take(index)) for index in indices)
 
 
 def _set_coldness(model: nn.Module, rho: float) -> None:
@@ -189,20 +202,21 @@ def fit(
         if attention is not None:
             attention.estimators.eval()
 
-        def batch_loss(index: Tensor, epoch: int = epoch) -> Tensor:
-            return _objective(model, train.take(index), loss_fn, config, epoch=epoch, index=index)
+        def batch_loss(pair: tuple[Tensor, TensorSplit], epoch: int = epoch) -> Tensor:
+            index, batch = pair
+            return _objective(model, batch, loss_fn, config, epoch=epoch, index=index)
 
         after_step = None if attention is None else attention.constrain_
+        indices = epoch_batches(len(train), config.batch_size, generator, train.y.device)
         try:
-            train_loss = train_epoch(
+            train_loss = run_epoch(
                 optimizer,
-                len(train),
-                config.batch_size,
-                generator,
+                batches_of(train, indices),
                 batch_loss,
-                device=train.y.device,
+                size=lambda pair: len(pair[0]),
                 after_step=after_step,
                 scaler=scaler,
+                n_batches=len(indices),
             )
         except NonFiniteLoss as err:
             raise TrainingError(

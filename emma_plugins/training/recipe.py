@@ -122,9 +122,8 @@ def _estimators(
     assert attention is not None
     saved = store.finished("estimators") if store is not None else None
     if saved is None:
-        model.fit_estimators(
-            train.modes, progress=progress and is_main_process(), missing=train.missing
-        )
+        missing = train.missing if isinstance(train, TensorSplit) else None  # streams: none
+        model.fit_estimators(train.modes, progress=progress and is_main_process(), missing=missing)
         if store is not None and is_main_process():
             store.finish("estimators", FinishedStage(_copy(attention.estimators.state_dict())))
         return

@@ -24,31 +24,21 @@ import torch
 
 from emma_plugins.assembly.builder import build
 from emma_plugins.assembly.checkpoint import save
-from emma_plugins.assembly.deployment import Deployment, ModeInput
 from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.core.errors import SpecError
 from emma_plugins.deploy.calibration import calibrate
-from emma_plugins.deploy.data import (
-    as_multimodal,
-    check_out_features,
-    lazy_source,
-    load_spec_data,
-    select_modes,
-)
 from emma_plugins.deploy.progress import PROGRESS_DIR, FileStageStore
 from emma_plugins.deploy.scores import split_scores
+from emma_plugins.deploy.training_data import TrainingData, in_memory, streamed
 from emma_plugins.rundir import fingerprint
 from emma_plugins.sources import MultiModalData
-from emma_plugins.sources.splits import TRAIN_FRACTION
 from emma_plugins.spec import EmmaSpec
 from emma_plugins.training.devices import resolve_device
 from emma_plugins.training.distributed import current_group
 from emma_plugins.training.loop import MetricsFn
 from emma_plugins.training.loss import ClassificationLoss
-from emma_plugins.training.prepare import prepare
-from emma_plugins.training.recipe import EpochListener, RecipeData, train_recipe
+from emma_plugins.training.recipe import EpochListener, train_recipe
 from emma_plugins.training.resume import TrainerState
-from emma_plugins.training.streams import LoaderSettings, prepare_stream
 from emma_plugins.training.threads import torch_threads
 
 HISTORY_FILE = "history.csv"
@@ -101,9 +91,9 @@ def fit_model(
                     "training.loader.stream reads the spec's folder data set itself; pass no "
                     "data, or turn streaming off to train on data given from Python."
                 )
-            prepared = _streamed(spec, data_dir, place)
+            prepared = streamed(spec, data_dir, place)
         else:
-            prepared = _in_memory(spec, data, y, data_dir, place)
+            prepared = in_memory(spec, data, y, data_dir, place)
         torch.manual_seed(training.seed)
         model = build(spec).to(place)
         loss = ClassificationLoss(
@@ -157,94 +147,7 @@ def fit_model(
     return FitOutcome(model.eval(), history, metrics, directory)
 
 
-@dataclass(frozen=True)
-class _TrainingData:
-    """The splits the recipe trains on (in memory or streamed) and what the deployment
-    record keeps of the data: columns, scaling, classes."""
-
-    clean: dict[str, Any]
-    mixed: dict[str, Any]
-    recipe: RecipeData
-    deployment: Deployment
-    n_classes: int
-
-
-def _in_memory(
-    spec: EmmaSpec,
-    data: Any,
-    y: Any,
-    data_dir: str | os.PathLike[str] | None,
-    place: torch.device,
-) -> _TrainingData:
-    training = spec.resolved_training
-    if data is None:
-        data = select_modes(load_spec_data(spec, data_dir), spec)
-    elif not isinstance(data, MultiModalData):
-        data = as_multimodal(data, y, spec=spec)
-    check_out_features(spec, data.task, data.n_classes, f"data set {data.name!r}")
-    prepared = prepare(
-        data,
-        spec.mode_names,
-        seed=training.seed,
-        corruption=training.corruption,
-        train=spec.data.train_fraction if spec.data is not None else TRAIN_FRACTION,
-        on_missing={mode.name: mode.on_missing for mode in spec.modes},
-    ).to(place)
-    scaler = prepared.splits.standardizer
-    assert scaler is not None and scaler.mean_ is not None and scaler.std_ is not None
-    columns = {mode: data.modes[mode] for mode in spec.mode_names}
-    deployment = _deployment(
-        spec,
-        data.task,
-        list(data.class_names or [str(c) for c in range(data.n_classes)]),
-        columns,
-        {m: [float(scaler.mean_[c]) for c in cs] for m, cs in columns.items()},
-        {m: [float(scaler.std_[c]) for c in cs] for m, cs in columns.items()},
-    )
-    return _TrainingData(
-        prepared.clean, prepared.mixed, prepared.recipe, deployment, data.n_classes
-    )
-
-
-def _streamed(
-    spec: EmmaSpec, data_dir: str | os.PathLike[str] | None, place: torch.device
-) -> _TrainingData:
-    training = spec.resolved_training
-    loader = training.loader
-    source = lazy_source(spec, data_dir)
-    n_classes = len(source.class_names)
-    task = "binary" if n_classes == 2 else "multiclass"
-    kind = spec.data.dataset.kind if spec.data is not None else "stream"
-    check_out_features(spec, task, n_classes, f"data set {kind!r}")
-    settings = LoaderSettings(
-        num_workers=loader.num_workers,
-        pin_memory=loader.pin_memory if loader.pin_memory is not None else place.type == "cuda",
-        persistent_workers=loader.persistent_workers,
-        prefetch_factor=loader.prefetch_factor,
-    )
-    streamed = prepare_stream(
-        source,
-        spec.mode_names,
-        seed=training.seed,
-        corruption=training.corruption,
-        train=spec.data.train_fraction if spec.data is not None else TRAIN_FRACTION,
-        settings=settings,
-        device=place,
-    )
-    scaling = streamed.scaling
-    columns = {m: [f"{m}_{i}" for i in range(scaling.mean[m].numel())] for m in spec.mode_names}
-    deployment = _deployment(
-        spec,
-        task,
-        list(source.class_names),
-        columns,
-        {m: scaling.mean[m].flatten().tolist() for m in spec.mode_names},
-        {m: scaling.std[m].flatten().tolist() for m in spec.mode_names},
-    )
-    return _TrainingData(streamed.clean, streamed.mixed, streamed.recipe, deployment, n_classes)
-
-
-def _stage_metrics(prepared: _TrainingData) -> Any:
+def _stage_metrics(prepared: TrainingData) -> Any:
     def for_stage(stage: str) -> MetricsFn:
         val = prepared.clean["val"] if stage == "base" else prepared.mixed["val"]
         return lambda model: split_scores(model, val, "val_")
@@ -299,32 +202,6 @@ def _history_writer(path: Path) -> EpochListener:
         write_atomic(path, lambda handle: handle.write(buffer.getvalue().encode()))
 
     return write
-
-
-def _deployment(
-    spec: EmmaSpec,
-    task: str,
-    class_names: list[str],
-    columns: dict[str, list[str]],
-    mean: dict[str, list[float]],
-    std: dict[str, list[float]],
-) -> Deployment:
-    modes = {
-        mode.name: ModeInput(
-            columns=columns[mode.name],
-            mean=mean[mode.name],
-            std=std[mode.name],
-            on_missing=mode.on_missing,
-        )
-        for mode in spec.modes
-    }
-    label = spec.data.dataset.params().get("label") if spec.data is not None else None
-    return Deployment(
-        task="binary" if task == "binary" else "multiclass",
-        class_names=class_names,
-        label=label if isinstance(label, str) else None,
-        modes=modes,
-    )
 
 
 __all__ = ["HISTORY_FILE", "METRICS_FILE", "FitOutcome", "fit_model"]

@@ -7,7 +7,9 @@ are calibrated on clean validation data, and it is scored on the test split, cle
 corrupted. With an output directory, every epoch's trainer state is kept under
 ``progress/`` (so ``resume`` continues after a crash) and the result is a model directory:
 weights, spec, ``deployment.json`` (columns, scaler, class names, thresholds),
-``history.csv`` and ``metrics.json``, all listed in the manifest.
+``history.csv`` and ``metrics.json``, all listed in the manifest. A folder data set with
+``training.loader.stream`` is decoded per batch instead of loaded whole
+(`emma_plugins.deploy.training_data`).
 """
 
 from __future__ import annotations

@@ -84,12 +84,13 @@ def normalised_area(sigmas: Sequence[float] | np.ndarray, values: np.ndarray) ->
 
 
 def subsample(split_: TensorSplit, max_rows: int | None, seed: int) -> TensorSplit:
-    """At most ``max_rows`` rows of the split, a seeded random choice (all if ``None``)."""
+    """At most ``max_rows`` rows of the split, a seeded random choice (all if ``None``),
+    drawn on the CPU (the same rows on every device)."""
     if max_rows is None or len(split_) <= max_rows:
         return split_
     generator = torch.Generator().manual_seed(seed)
     index = torch.randperm(len(split_), generator=generator)[:max_rows].sort().values
-    return split_.take(index)
+    return split_.take(index.to(split_.y.device))
 
 
 def sigma_matrix(levels: np.ndarray, n_modes: int, modes: Sequence[int]) -> np.ndarray:
@@ -103,10 +104,11 @@ def sigma_matrix(levels: np.ndarray, n_modes: int, modes: Sequence[int]) -> np.n
 def forward(
     model: nn.Module, split_: TensorSplit, batch_size: int = 8192
 ) -> tuple[np.ndarray, AttentionReport | None]:
-    """Class scores (as `protocol.predict`) and the concatenated attention report."""
+    """Class scores (as `protocol.predict`) and the concatenated attention report, both on
+    the CPU whatever the device of the model and the split."""
     model.eval()
     scores, reports = [], []
-    for index in torch.arange(len(split_)).split(batch_size):
+    for index in torch.arange(len(split_), device=split_.y.device).split(batch_size):
         part = split_.take(index)
         output = model(part.modes, part.missing)
         scores.append(positive_scores(output.output))

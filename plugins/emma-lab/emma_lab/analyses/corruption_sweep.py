@@ -122,7 +122,7 @@ class CorruptionSweepAnalysis:
             levels = np.r_[np.nan, np.asarray(sweep.levels, dtype=float)]
             point = {"seed": data.seed, "sweep": label, "swept_mode": sweep.mode}
             for name in names:
-                self._score_model(point, name, outcome, grid, test.y.numpy(), levels)
+                self._score_model(point, name, outcome, grid, test.y.cpu().numpy(), levels)
             mode = self.mode_names.index(sweep.mode)
             self._detect(point, estimators[mode], grid.modes[mode], levels)
 

@@ -168,12 +168,13 @@ class PotentialNoiseAnalysis:
             factory = spec_estimator_factory(spec)
         train, test = data.clean["train"], subsample(data.clean["test"], self.max_rows, data.seed)
         inside_train = train.y == self.in_class
-        inside_test = (test.y == self.in_class).numpy()
+        inside_test = (test.y == self.in_class).cpu().numpy()
         if not bool(inside_train.any()):
             raise ValueError(f"no training sample of class {self.in_class} (in_class).")
         labels = np.where(inside_test, f"class {self.in_class} (trained on)", "other classes")
         for i, mode in enumerate(self.mode_names):
-            estimator = factory(mode, data.seed).fit(train.modes[i][inside_train], progress=False)
+            x = train.modes[i][inside_train]
+            estimator = factory(mode, data.seed).to(x.device).fit(x, progress=False)
             scores = _estimator_scores(estimator, test.modes[i])
             frame = pd.DataFrame({"seed": data.seed, "mode": mode, "group": labels, **scores})
             self._ood_samples.append(frame)

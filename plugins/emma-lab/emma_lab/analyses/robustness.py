@@ -86,7 +86,7 @@ class RobustnessAnalysis:
         n_modes, n_levels = len(self.mode_names), len(self.levels)
         sweep = np.concatenate([sigma_matrix(self.levels, n_modes, [i]) for i in range(n_modes)])
         noisy = noise_grid(test, sweep, data.seed * 47)  # the same inputs for every model
-        y = test.y.numpy()
+        y = test.y.cpu().numpy()
         mode_index, level_index = np.meshgrid(
             np.arange(n_modes), np.arange(n_levels), indexing="ij"
         )

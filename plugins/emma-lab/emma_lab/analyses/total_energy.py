@@ -85,7 +85,7 @@ class TotalEnergyAnalysis:
         scores, report = forward_with_report(model, noise_grid(test, sweep, data.seed * 43))
         energy = blocks(report.total_energy.numpy(), n_levels)
         scores = blocks(scores, n_levels)
-        y, binary = test.y.numpy(), scores.ndim == 2
+        y, binary = test.y.cpu().numpy(), scores.ndim == 2
         self.metric = metric_name(scores.ndim - 1)
         metric = block_metric(y, scores, threshold, binary=binary)
         wrong = predictions(scores, threshold, binary=binary) != y

@@ -12,6 +12,7 @@ from emma_lab.robustness.suite import (
     available_benches,
     resolve_benches,
 )
+from emma_plugins.commands.arguments import add_device_option
 from emma_plugins.commands.output import add_output_arguments, output_directory
 from emma_plugins.rundir import RunLock, check_output_dir
 
@@ -32,7 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "compare EMMA with it per condition, paired over seeds. Writes tables (CSV and "
         "Markdown), curves, results.json and report.md. The output directory is locked while "
         "the benchmark writes and described by run.json; one that holds another benchmark's "
-        "outputs needs --overwrite. There is no --resume: a rerun trains every seed again.",
+        "outputs needs --overwrite. There is no --resume: a rerun trains every seed again. "
+        "Every method trains and is scored on --device (default: each bench spec's "
+        "training.device).",
     )
     robustness.add_argument(
         "--datasets",
@@ -63,6 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--data-dir", default=None, help="data directory (default: $EMMA_DATA_DIR, else the cache)"
     )
     add_output_arguments(robustness)
+    add_device_option(robustness)
     robustness.add_argument("--list", action="store_true", help="list the bench files and exit")
     robustness.add_argument("--no-progress", action="store_true", help="hide progress bars")
     robustness.set_defaults(handler=run)
@@ -105,6 +109,7 @@ def rewrite_report(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from emma_lab.robustness.runner import run_suite  # the training code, on use only
+    from emma_plugins.training.devices import resolve_device
 
     if args.list:
         for name, path in available_benches(args.bench_dir).items():
@@ -116,7 +121,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         print("error: --out DIR is required (where the report and tables go)", file=sys.stderr)
         return 2
-    benches = resolve_benches(args.datasets, args.bench_dir)
+    if args.device is not None:
+        resolve_device(args.device)  # a missing or malformed device: one line, nothing written
+    benches = [b.with_device(args.device) for b in resolve_benches(args.datasets, args.bench_dir)]
+    for bench in benches:
+        resolve_device(bench.emma_spec().resolved_training.device)
     settings = {
         "benches": [bench.model_dump(mode="json") for bench in benches],
         "seeds": args.seeds,
@@ -130,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             seeds=args.seeds,
             quick=args.quick,
             progress=not args.no_progress,
+            device=args.device,
         )
     for result in results:
         mine = [c for c in result.comparisons if c.a == result.emma_methods[0]]

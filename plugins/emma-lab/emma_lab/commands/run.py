@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emma_plugins.commands.arguments import add_spec_run_arguments
+from emma_plugins.commands.arguments import add_device_option, add_spec_run_arguments, with_device
 from emma_plugins.commands.output import add_output_arguments, output_directory
 
 
@@ -18,13 +18,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "data, and write results.csv, results.json, figures and report.md to the output directory. "
         "The directory is locked while the run writes and described by run.json; one that "
         "holds another spec's outputs needs --overwrite. There is no --resume: a rerun trains "
-        "every seed again.",
+        "every seed again. Every model trains and is scored on --device (default: the spec's "
+        "training.device).",
     )
     add_spec_run_arguments(parser, "emma-runs/<spec name>")
     add_output_arguments(parser)
     parser.add_argument(
         "--seeds", type=int, default=None, metavar="N", help="use only the spec's first N seeds"
     )
+    add_device_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -32,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
     from emma_lab.experiments.runner import run_spec  # the experiment code, on use only
     from emma_lab.spec import evaluation_of
     from emma_plugins.spec import load_spec
+    from emma_plugins.training.devices import resolve_device
 
-    spec = load_spec(args.spec)
+    spec = with_device(load_spec(args.spec), args.device)
+    resolve_device(spec.resolved_training.device)  # a missing device: one line, nothing written
     out = args.out or Path("emma-runs") / args.spec.stem
     seeds = None
     if args.seeds is not None:

@@ -10,12 +10,18 @@ Every setting is read from the validated spec: training settings from its ``trai
 section (`emma_plugins.training.settings`), seeds and evaluation settings from its
 ``evaluation`` section. Each model has its own spec, derived once from the experiment's
 spec by typed overrides (`Experiment.from_spec`).
+
+Every model of every seed trains and is scored on the spec's ``training.device``
+(`emma_plugins.training.devices.resolve_device`; ``emma run --device`` sets it): each
+seed's tensors are moved there once (`SeedData.to`), and each model is built on the CPU
+(the same initial weights on every device) and moved there. Corruption noise is drawn on
+the CPU from its seed and moved; scores come back to the CPU for the metrics.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,6 +53,7 @@ from emma_plugins.sources import MultiModalData
 from emma_plugins.sources.splits import TRAIN_FRACTION
 from emma_plugins.spec import EmmaSpec
 from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.devices import resolve_device
 from emma_plugins.training.loop import FitResult
 from emma_plugins.training.loss import ClassificationLoss
 from emma_plugins.training.settings import coldness_annealing, fit_config, mode_corruption
@@ -76,7 +83,8 @@ class Experiment:
 
     ``spec`` holds the settings (training, corruption, evaluation); ``base`` is the bare
     network's spec (``early_fusion``); ``variants`` the specs of the models with EMMA, the
-    spec's own (``emma``) first; ``baselines`` further bare networks.
+    spec's own (``emma``) first; ``baselines`` further bare networks. ``device`` is where
+    every seed's tensors and models go (`from_spec`: the spec's ``training.device``).
     """
 
     spec: EmmaSpec
@@ -85,6 +93,7 @@ class Experiment:
     baselines: tuple[Baseline, ...] = ()
     seeds: tuple[int, ...] = ()
     progress: bool = True
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @classmethod
     def from_spec(
@@ -96,10 +105,12 @@ class Experiment:
         include_emma: bool = True,
         variants: Sequence[Variant] | None = None,
         baselines: Sequence[Baseline] | None = None,
+        device: torch.device | str | None = None,
     ) -> Experiment:
         """The models of ``spec``: early fusion, emma (unless ``include_emma`` is false) and
         the ``evaluation`` section's variants and baselines (or those given), over its
-        seeds (or ``seeds``)."""
+        seeds (or ``seeds``), on ``device`` (default: the spec's ``training.device``; a
+        device this machine lacks is a `DeviceError`)."""
         evaluation = evaluation_of(spec)
         if variants is None:
             variants = [Variant(v.name, v.spec_of(spec)) for v in evaluation.variants]
@@ -113,6 +124,9 @@ class Experiment:
             baselines=tuple(baselines),
             seeds=tuple(evaluation.seeds if seeds is None else seeds),
             progress=progress,
+            device=resolve_device(spec.resolved_training.device)
+            if device is None
+            else torch.device(device),
         )
 
     @property
@@ -120,7 +134,8 @@ class Experiment:
         return list(self.spec.mode_names)
 
     def prepare(self, data: MultiModalData, seed: int) -> SeedData:
-        """One seed's splits and corrupted mixes (`prepare_seed` with the spec's corruption)."""
+        """One seed's splits and corrupted mixes (`prepare_seed` with the spec's corruption),
+        prepared on the CPU and moved to the experiment's device."""
         data_spec = self.spec.data
         return prepare_seed(
             data,
@@ -128,19 +143,23 @@ class Experiment:
             seed,
             corruption=self.spec.resolved_training.corruption,
             train_fraction=data_spec.train_fraction if data_spec is not None else TRAIN_FRACTION,
-        )
+        ).to(self.device)
 
 
-def seeded_model(spec: EmmaSpec, seed: int) -> EmmaModel:
+def seeded_model(spec: EmmaSpec, seed: int, device: torch.device | str | None = None) -> EmmaModel:
     """The model of ``spec`` for one seed: estimators whose kind has a ``seed`` parameter
-    follow the experiment seed, so that seeds differ in the estimators too."""
+    follow the experiment seed, so that seeds differ in the estimators too.
+
+    Built on the CPU (the same initial weights on every device), then moved to ``device``
+    (default: the spec's ``training.device``)."""
     modes = [
         mode.model_copy(update={"estimator": mode.estimator.model_copy(update={"seed": seed})})
         if "seed" in type(mode.estimator).model_fields
         else mode
         for mode in spec.modes
     ]
-    return build(spec.model_copy(update={"modes": modes}))
+    place = resolve_device(spec.resolved_training.device) if device is None else device
+    return build(spec.model_copy(update={"modes": modes})).to(place)
 
 
 @dataclass
@@ -279,7 +298,7 @@ def train_base_model(spec: EmmaSpec, data: SeedData, loss: ClassificationLoss) -
     training = spec.resolved_training
     torch.manual_seed(data.seed)
     base = train_base(
-        seeded_model(spec, data.seed),
+        seeded_model(spec, data.seed, data.device),
         data.clean["train"],
         data.clean["val"],
         loss,
@@ -323,7 +342,7 @@ def train_variant(
     """
     training = variant.spec.resolved_training
     torch.manual_seed(data.seed)
-    model = seeded_model(variant.spec, data.seed)
+    model = seeded_model(variant.spec, data.seed, data.device)
     result = train_with(
         model,
         base,

@@ -7,7 +7,7 @@ evaluation noise, so per-seed differences between models are paired.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -34,6 +34,23 @@ class SeedData:
     mixed: dict[str, TensorSplit]
     mixed_group: dict[str, Tensor]
     n_classes: int
+
+    @property
+    def device(self) -> torch.device:
+        """Where the tensors live (the experiment trains its models there)."""
+        return self.clean["train"].y.device
+
+    def to(self, device: torch.device | str) -> SeedData:
+        """The same splits with every tensor on ``device`` (itself when already there)."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        return replace(
+            self,
+            clean={name: part.to(device) for name, part in self.clean.items()},
+            mixed={name: part.to(device) for name, part in self.mixed.items()},
+            mixed_group={name: group.to(device) for name, group in self.mixed_group.items()},
+        )
 
 
 def prepare_seed(
@@ -62,10 +79,11 @@ def prepare_seed(
 
 @torch.no_grad()
 def predict(model: nn.Module, split_: TensorSplit, batch_size: int = 4096) -> np.ndarray:
-    """Class scores: positive-class probability ``(N,)`` or class probabilities ``(N, K)``."""
+    """Class scores: positive-class probability ``(N,)`` or class probabilities ``(N, K)``,
+    on the CPU whatever the device of the model and the split."""
     model.eval()
     chunks = []
-    for index in torch.arange(len(split_)).split(batch_size):
+    for index in torch.arange(len(split_), device=split_.y.device).split(batch_size):
         part = split_.take(index)
         chunks.append(positive_scores(model(part.modes, part.missing).output))
     return torch.cat(chunks).cpu().numpy()
@@ -74,11 +92,11 @@ def predict(model: nn.Module, split_: TensorSplit, batch_size: int = 4096) -> np
 def choose_threshold(model: nn.Module, val: TensorSplit) -> float:
     """The ROC threshold on validation data (binary); 0.5 is unused for multi-class."""
     scores = predict(model, val)
-    return roc_threshold(val.y.numpy(), scores) if scores.ndim == 1 else 0.5
+    return roc_threshold(val.y.cpu().numpy(), scores) if scores.ndim == 1 else 0.5
 
 
 def score(model: nn.Module, split_: TensorSplit, threshold: float) -> float:
-    return task_metric(split_.y.numpy(), predict(model, split_), threshold)
+    return task_metric(split_.y.cpu().numpy(), predict(model, split_), threshold)
 
 
 def corrupted_copy(
@@ -93,6 +111,8 @@ def corrupted_copy(
 def noise_grid(split_: TensorSplit, sigmas: np.ndarray | Tensor, seed: int) -> TensorSplit:
     """The split stacked once per row of ``sigmas`` ``(S, M)``: block ``s`` (rows
     ``s*N .. (s+1)*N``) has Gaussian noise ``sigmas[s, m]`` on mode ``m``.
+    The noise is drawn on the CPU from ``seed`` and moved to the split's device, so the grid
+    is the same on every device.
 
     One noise draw per mode serves every block (common random numbers), so a sweep over
     noise levels varies only the level, and one forward pass scores the whole sweep.

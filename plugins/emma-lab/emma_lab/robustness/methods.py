@@ -78,7 +78,7 @@ def train_on_mix(
     settings and loss of ``loss_spec`` (the bench's spec); threshold from its validation
     part."""
     torch.manual_seed(data.seed)
-    model = seeded_model(spec, data.seed)
+    model = seeded_model(spec, data.seed, data.device)
     settings = fit_config(loss_spec.resolved_training, seed=data.seed, epochs=epochs, desc=name)
     result = fit(
         model, data.mixed["train"], data.mixed["val"], seed_loss(data, loss_spec), settings

@@ -67,11 +67,11 @@ def _batch_outputs(model: nn.Module, batch: TensorSplit) -> dict[str, Tensor]:
 
 @torch.no_grad()
 def method_outputs(model: nn.Module, split_: TensorSplit, batch_size: int = 8192) -> MethodOutputs:
-    """One model's outputs on a whole split, in batches, in evaluation mode."""
+    """One model's outputs on a whole split, in batches, in evaluation mode; NumPy arrays
+    (on the CPU) whatever the device of the model and the split."""
     model.eval()
-    parts = [
-        _batch_outputs(model, split_.take(i)) for i in torch.arange(len(split_)).split(batch_size)
-    ]
+    index = torch.arange(len(split_), device=split_.y.device)
+    parts = [_batch_outputs(model, split_.take(i)) for i in index.split(batch_size)]
     joined = {
         key: torch.cat([part[key] for part in parts]).detach().cpu().double().numpy()
         for key in parts[0]
@@ -94,8 +94,8 @@ def condition_row(
     outputs: MethodOutputs, clean: MethodOutputs, condition: Condition, threshold: float
 ) -> dict[str, Any]:
     """The metrics of one method on one condition (see the module docstring)."""
-    y = condition.split.y.numpy()
-    corrupted = condition.split.corrupted.numpy()
+    y = condition.split.y.cpu().numpy()
+    corrupted = condition.split.corrupted.cpu().numpy()
     uncertainty = outputs.uncertainty
     return {
         "condition": condition.name,

@@ -70,7 +70,7 @@ def _sweep(test: TensorSplit, names: list[str], levels: list[float], seed: int) 
     for block, (i, level) in enumerate(
         (i, float(level)) for i in range(n_modes) for level in noisy_levels
     ):
-        part = stacked.take(torch.arange(block * n, (block + 1) * n))
+        part = stacked.take(torch.arange(block * n, (block + 1) * n, device=test.y.device))
         out.append(Condition(noise_name(names[i], level), "noise", names[i], level, part))
     return out
 

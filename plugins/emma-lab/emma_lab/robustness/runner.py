@@ -20,12 +20,17 @@ def run_suite(
     seeds: int | None = None,
     quick: bool = False,
     progress: bool = True,
+    device: str | None = None,
 ) -> tuple[list[BenchResult], dict[str, Path]]:
     """Run each bench (its short version with ``quick``) over ``seeds`` seeds (default:
-    the bench's own count) and write tables, curves, ``report.md`` and ``results.json``."""
+    the bench's own count) and write tables, curves, ``report.md`` and ``results.json``.
+
+    ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``; default: each bench
+    spec's ``training.device``) is where the models train and are scored."""
     results = []
     for bench in benches:
-        chosen = bench.quick_version() if quick else bench
+        chosen = bench.with_device(device)
+        chosen = chosen.quick_version() if quick else chosen
         max_samples = chosen.quick.max_samples if quick else None
         data = load_bench_data(chosen, data_dir, max_samples=max_samples)
         count = seeds if seeds is not None else chosen.protocol.seeds

@@ -207,6 +207,15 @@ class BenchSpec(BaseModel):
         """Every method, in table order."""
         return [EARLY_FUSION, NOISE_AUGMENTATION, *self.emma, *self.peers]
 
+    def with_device(self, device: str | None) -> BenchSpec:
+        """The bench with its spec's ``training.device`` set to ``device`` (``--device``;
+        unchanged when None): every method of every seed trains and is scored there."""
+        if device is None:
+            return self
+        spec = copy.deepcopy(self.spec)
+        spec.setdefault("training", {})["device"] = device
+        return self.model_copy(update={"spec": spec})
+
     # -- the short version -----------------------------------------------------------------
     def quick_version(self) -> BenchSpec:
         """Fewer seeds, every epoch count capped at ``quick.epochs``; the subset is taken

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from _benchmark_samples import BENCH_DIR
 from shared_data import shared_data_dir
 
@@ -48,7 +49,7 @@ def test_bench_robustness_quick_on_bundled_data(
 ) -> None:
     out = tmp_path / "bench"
     argv = ["bench", "robustness", "--datasets", "breast_cancer", "--quick", "--out", str(out)]
-    assert main([*argv, "--bench-dir", str(BENCH_DIR), "--no-progress"]) == 0
+    assert main([*argv, "--bench-dir", str(BENCH_DIR), "--no-progress", "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert "breast_cancer: emma against the best peer" in printed and "report:" in printed
     _check_run(out, ["breast_cancer"])
@@ -58,6 +59,18 @@ def test_bench_robustness_quick_on_bundled_data(
     (out / "report.md").unlink()
     assert main(["bench", "report", str(out)]) == 0
     assert (out / "report.md").read_text() == before
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_bench_robustness_on_a_missing_device_fails_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench"
+    argv = ["bench", "robustness", "--datasets", "breast_cancer", "--quick", "--out", str(out)]
+    assert main([*argv, "--bench-dir", str(BENCH_DIR), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CUDA is not available" in err
+    assert not out.exists()
 
 
 def test_bench_robustness_on_htru2_and_mfeat_subsets(tmp_path: Path) -> None:

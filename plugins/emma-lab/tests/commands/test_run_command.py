@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from emma_plugins import hookimpl
@@ -49,6 +50,32 @@ def test_run_writes_the_report_and_prints_where(
     assert (out / "table.png").exists() and (out / "spec.json").exists()
     assert not (out / "analyses").exists()  # evaluation.analyses: false
     assert {"mean_only"} <= {row["model"] for row in results["scores"]}
+
+
+def test_run_on_the_cpu_by_option(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump({**SPEC, "training": {**SPEC["training"], "device": "auto"}}))
+    out = tmp_path / "out"
+    argv = ["run", str(spec), "--out", str(out), "--seeds", "1", "--device", "cpu"]
+    assert main([*argv, "--no-progress"]) == 0
+    assert json.loads((out / "spec.json").read_text())["training"]["device"] == "cpu"
+    assert sorted(
+        {row["seed"] for row in json.loads((out / "results.json").read_text())["scores"]}
+    ) == [0]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize(("device", "says"), [("cuda", "CUDA is not available"), ("tpu", "tpu")])
+def test_run_on_a_missing_device_fails_in_one_line_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], device: str, says: str
+) -> None:
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(SPEC))
+    out = tmp_path / "out"
+    assert main(["run", str(spec), "--out", str(out), "--device", device]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and says in err
+    assert not out.exists()
 
 
 def test_run_without_a_data_section_says_what_to_add(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -35,3 +36,15 @@ def test_grid_speed_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert result["total_s"] > result["selection_total_s"]
     out = capsys.readouterr().out
     assert "extrapolated selection of all 125" in out and "target 45 min" in out
+
+
+def test_gpu_check_cpu_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CPU part on the bundled breast-cancer spec; the GPU steps only where CUDA is."""
+    spec = BENCHMARKS.parent / "examples" / "breast-cancer.yaml"
+    argv = ["--cpu-only", "--quick", "--spec", str(spec), "--out", str(tmp_path)]
+    assert _load("gpu_check").main(argv) == 0
+    out = capsys.readouterr().out
+    assert "summary" in out and "one epoch (stage 2)" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [row["device"] for row in summary["rows"]] == ["cpu", "cpu"]
+    assert 0 <= summary["rows"][0]["accuracy"] <= 1 and not summary["failures"]

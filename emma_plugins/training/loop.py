@@ -73,7 +73,7 @@ def _forward(model: nn.Module, batch: TensorSplit) -> tuple[Tensor, Any]:
     return out.output, out.report
 
 
-def _objective(
+def objective(
     model: nn.Module,
     batch: TensorSplit,
     loss_fn: LossFn,
@@ -82,6 +82,8 @@ def _objective(
     epoch: int,
     index: Tensor,
 ) -> Tensor:
+    """One batch's training loss: the task loss (the network's own, if it has one) in the
+    configured precision, plus the capacity and energy regularizers in float32."""
     from emma_plugins.attention import capacity_penalty, energy_regularizer
 
     device = batch.y.device
@@ -204,7 +206,7 @@ def fit(
 
         def batch_loss(pair: tuple[Tensor, TensorSplit], epoch: int = epoch) -> Tensor:
             index, batch = pair
-            return _objective(model, batch, loss_fn, config, epoch=epoch, index=index)
+            return objective(model, batch, loss_fn, config, epoch=epoch, index=index)
 
         after_step = None if attention is None else attention.constrain_
         indices = epoch_batches(len(train), config.batch_size, generator, train.y.device)

@@ -50,6 +50,7 @@ class TiedDAE(EnergyEstimator):
 
     #: Read by the conformance kit (`emma_plugins.testing.samples`): a short fit.
     conformance_params: ClassVar[dict[str, object]] = {"epochs": 2}
+    stackable = True  # K members train at once: `emma_plugins.training.stacked`
 
     def __init__(
         self,

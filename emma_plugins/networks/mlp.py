@@ -51,6 +51,8 @@ class MLPParams(LayerParams):
 class MLP(nn.Module):
     """``Linear(sum of mode sizes, hidden[0]) -> ... -> Linear(hidden[-1], out_features)``."""
 
+    stackable = True  # K members train at once: `emma_plugins.training.stacked`
+
     def __init__(
         self,
         mode_shapes: Sequence[Sequence[int]],

@@ -1,20 +1,4 @@
-"""`EmmaClassifier`: EMMA as a scikit-learn classifier (``fit``, ``predict``, pipelines, search).
-
-The estimator builds a spec from its parameters (one ``dae`` energy estimator per mode, an
-``mlp`` network, Boltzmann importance), turns ``X`` and ``y`` into the spec's modes and
-trains with `emma_plugins.deploy.fit_model`, as ``emma fit`` does: the rows are split
-stratified 67 / 16.5 / 16.5 into train, validation and test, standardized on train, the
-estimators, the base network and EMMA are trained, and the failure thresholds calibrated
-on the validation rows. Prediction goes through `RawInputModel`, so a NaN, infinite or
-absurd reading at predict time masks its mode and flags it failed instead of failing.
-
-Modes map to columns: ``modes={"vitals": ["hr", "bp"], "lab": [3, 4, 5]}`` (column names
-of a DataFrame or 0-based positions); an int ``k`` cuts the columns into ``k`` contiguous,
-nearly equal blocks; ``None`` into two. ``X`` may also be a dict of arrays, one per mode.
-
-`EXPECTED_FAILED_CHECKS` lists the scikit-learn estimator checks this estimator fails on
-purpose, each with its reason (``docs/sklearn.md``).
-"""
+"""`EmmaClassifier`: EMMA as a scikit-learn classifier (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -32,11 +16,10 @@ import numpy as np
 import pandas as pd
 import torch
 from numpy.typing import NDArray
-from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 try:
     from sklearn.utils.validation import validate_data
@@ -46,14 +29,24 @@ except ImportError as exc:  # scikit-learn < 1.6
         "tags); upgrade it: pip install -U scikit-learn"
     ) from exc
 
-from emma_plugins.assembly.builder import build
 from emma_plugins.assembly.checkpoint import read_extra, save
-from emma_plugins.assembly.deployment import Deployment
 from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.core.errors import DataError
 from emma_plugins.deploy.data import as_multimodal
 from emma_plugins.deploy.fitting import fit_model
 from emma_plugins.deploy.inference import OUTPUTS, RawInputModel
+from emma_plugins.sklearn._columns import (
+    _block_columns,
+    _block_layout,
+    _checked_columns,
+    _differs,
+    _header,
+    _is_mode_dict,
+    _jsonable,
+    _mode_columns,
+    _stack_blocks,
+)
+from emma_plugins.sklearn._pickling import _PickledModel, _PickledSpec
 from emma_plugins.spec import EmmaSpec, load_spec, parse_spec
 
 #: The file beside the model's weights that holds the estimator's own state (`save`).
@@ -487,204 +480,6 @@ class EmmaClassifier(ClassifierMixin, BaseEstimator):
         if isinstance(state.get("model_"), _PickledModel):
             state["model_"] = state["model_"].rebuild()
         super().__setstate__(state)
-
-
-class _PickledSpec:
-    """A spec as plain data, in a pickle."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
-
-
-class _PickledModel:
-    """A trained model as plain data, in a pickle: its spec, weights and deployment."""
-
-    def __init__(
-        self, spec: dict[str, Any], state: dict[str, torch.Tensor], deployment: str | None
-    ) -> None:
-        self.spec, self.state, self.deployment = spec, state, deployment
-
-    def rebuild(self) -> EmmaModel:
-        with torch.random.fork_rng(devices=[]):  # the weights are loaded: leave torch's RNG be
-            model = build(parse_spec(self.spec))
-        model.load_state_dict(self.state, strict=True)
-        if self.deployment is not None:
-            model.deployment = Deployment.model_validate_json(self.deployment)
-        return model.eval()
-
-
-# -- helpers -----------------------------------------------------------------------------
-def _is_mode_dict(X: Any) -> bool:
-    """Whether ``X`` is a dict of arrays per mode (a sparse DOK matrix is a dict, too)."""
-    return isinstance(X, Mapping) and not sparse.issparse(X)
-
-
-def _differs(value: Any, default: Any) -> bool:
-    if isinstance(value, Sequence) and isinstance(default, Sequence):
-        return list(value) != list(default)
-    return bool(value != default)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise TypeError(f"cannot save the parameter value {value!r} as JSON.")
-
-
-def _header(estimator: EmmaClassifier, blocks: dict[str, tuple[int, ...]] | None) -> list[str]:
-    """The column names of the fit's table: the DataFrame's, ``<mode>_<i>`` for a dict of
-    arrays, else ``x0, x1, ...``."""
-    if hasattr(estimator, "feature_names_in_"):
-        return [str(c) for c in estimator.feature_names_in_]
-    if blocks is not None:
-        return [f"{m}_{i}" for m, shape in blocks.items() for i in range(int(np.prod(shape)))]
-    return [f"x{i}" for i in range(int(estimator.n_features_in_))]
-
-
-def _block_layout(
-    X: Mapping[str, Any],
-    *,
-    fitting: bool,
-    expected: dict[str, tuple[int, ...]] | None = None,
-) -> dict[str, tuple[int, ...]]:
-    """Mode name -> the shape of one sample, for a dict of arrays per mode."""
-    if not X:
-        raise ValueError("X is an empty dict; give one array [N, ...] per mode.")
-    layout = {}
-    for name, array in X.items():
-        shape = np.shape(array)
-        if len(shape) < 1:
-            raise ValueError(f"mode {name!r}: expected an array [N, ...], got a scalar.")
-        layout[str(name)] = tuple(int(s) for s in shape[1:]) or (1,)
-    if expected is not None and layout != expected:
-        raise ValueError(
-            f"X has the modes {_shapes(layout)} but the model was fitted on {_shapes(expected)}."
-        )
-    if fitting and len(layout) < 2:
-        raise ValueError(
-            f"X has {len(layout)} mode(s); EMMA weighs modes against each other and needs "
-            "at least 2."
-        )
-    return layout
-
-
-def _shapes(layout: dict[str, tuple[int, ...]]) -> str:
-    return ", ".join(f"{m} {list(s)}" for m, s in layout.items())
-
-
-def _stack_blocks(
-    X: Mapping[str, Any], blocks: dict[str, tuple[int, ...]], finite: bool
-) -> NDArray[np.float64]:
-    """The modes' arrays flattened and side by side, in ``blocks`` order."""
-    parts = []
-    for name in blocks:
-        array = check_array(
-            X[name],
-            dtype=np.float64,
-            ensure_2d=False,
-            allow_nd=True,
-            ensure_all_finite=finite,
-            input_name=f"X[{name!r}]",
-        )
-        parts.append(array.reshape(len(array), -1))
-    rows = {len(p) for p in parts}
-    if len(rows) > 1:
-        raise ValueError(f"the modes of X have different numbers of rows ({sorted(rows)}).")
-    return np.concatenate(parts, axis=1)
-
-
-def _block_columns(blocks: dict[str, tuple[int, ...]]) -> dict[str, list[int | str]]:
-    columns: dict[str, list[int | str]] = {}
-    start = 0
-    for name, shape in blocks.items():
-        size = int(np.prod(shape))
-        columns[name] = list(range(start, start + size))
-        start += size
-    return columns
-
-
-def _mode_columns(
-    modes: Any, n_features: int, header: list[str], named: bool
-) -> dict[str, list[int | str]]:
-    """Mode name -> its columns, from the ``modes`` parameter."""
-    if modes is None or (isinstance(modes, numbers.Integral) and not isinstance(modes, bool)):
-        k = 2 if modes is None else int(modes)
-        if k < 2:
-            raise ValueError(f"modes={k}: EMMA needs at least 2 modes.")
-        if n_features < k:
-            raise ValueError(
-                f"X has {n_features} feature(s) but modes={k} needs at least {k} columns "
-                "(one per mode)."
-            )
-        return {
-            f"mode_{i}": [int(c) for c in block]
-            for i, block in enumerate(np.array_split(np.arange(n_features), k))
-        }
-    if not isinstance(modes, Mapping):
-        raise TypeError(
-            f"modes must be a mapping of mode name to columns, an int or None; got "
-            f"{type(modes).__name__}."
-        )
-    if len(modes) < 2:
-        raise ValueError(
-            f"modes names {len(modes)} mode(s); EMMA weighs modes against each other and "
-            "needs at least 2."
-        )
-    chosen: dict[str, list[int | str]] = {}
-    owner: dict[int, str] = {}
-    for name, columns in modes.items():
-        checked = _checked_columns(str(name), columns, n_features, header, named)
-        for column in checked:
-            position = header.index(column) if isinstance(column, str) else column
-            if position in owner:
-                raise ValueError(
-                    f"column {header[position]!r} is in modes {owner[position]!r} and "
-                    f"{name!r}; give each column to one mode."
-                )
-            owner[position] = str(name)
-        chosen[str(name)] = checked
-    return chosen
-
-
-def _checked_columns(
-    mode: str, columns: Any, n_features: int, header: list[str], named: bool
-) -> list[int | str]:
-    """A mode's columns as positions (ints) or names of a DataFrame's columns."""
-    if isinstance(columns, str) or not isinstance(columns, Sequence | np.ndarray):
-        raise TypeError(
-            f"mode {mode!r}: columns must be a list of column names or positions, got {columns!r}."
-        )
-    if len(columns) == 0:
-        raise ValueError(f"mode {mode!r} has no columns.")
-    checked: list[int | str] = []
-    for column in columns:
-        if isinstance(column, numbers.Integral) and not isinstance(column, bool):
-            if not 0 <= int(column) < n_features:
-                raise ValueError(
-                    f"mode {mode!r}: column position {column} is out of range; X has "
-                    f"{n_features} columns."
-                )
-            checked.append(int(column))
-        elif isinstance(column, str):
-            if not named:
-                raise ValueError(
-                    f"mode {mode!r} names column {column!r}, but X has no column names: "
-                    "pass a DataFrame with string column names, or use 0-based positions."
-                )
-            if column not in header:
-                raise ValueError(f"mode {mode!r}: X has no column {column!r}.")
-            checked.append(column)
-        else:
-            raise TypeError(
-                f"mode {mode!r}: a column is a name or a 0-based position, got {column!r}."
-            )
-    return checked
 
 
 __all__ = ["ESTIMATOR_FILE", "EXPECTED_FAILED_CHECKS", "EmmaClassifier"]

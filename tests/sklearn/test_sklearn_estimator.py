@@ -24,7 +24,7 @@ from emma_plugins import EmmaModel, EmmaSpec, parse_spec
 from emma_plugins.sklearn import EXPECTED_FAILED_CHECKS, EmmaClassifier
 from emma_plugins.sources import DataWarning
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "sklearn.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "sklearn.md"
 #: About half a second per fit on breast cancer, and still a useful model.
 FAST: dict[str, Any] = {"epochs": 3, "base_epochs": 3, "estimator_epochs": 5, "lr": 1e-2}
 #: The instance the estimator checks run on: one epoch per stage, with a learning rate high

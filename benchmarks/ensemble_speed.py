@@ -6,7 +6,11 @@ Times, on one torch thread, K = 1, 10, 50 and 125 members of
   features, batch 32, Adam 1e-3, attention disabled), trained by
   `emma_plugins.training.stacked.fit_stacked_networks` against one `loop.fit` per model;
 * ``dae``: the tied DAE (4 -> 12, batch 64) of one mode, fitted by
-  `fit_stacked_estimators` against one `TiedDAE.fit` per model.
+  `fit_stacked_estimators` against one `TiedDAE.fit` per model;
+* ``emma``: the EMMA model of ``examples/htru2.yaml`` in stage 2 (estimators fitted once and
+  shared; members over the lab's grid of rho, lambda_c, lambda_e) on a corrupted mix,
+  trained by `fit_networks` (`fit_stacked_emma`) against one `loop.fit` per model; K up to
+  50 unless ``--ks`` is given.
 
 The sequential time per model does not depend on K, so it is measured once on a few
 models (``--sequential``, default 3) and each K's ratio is ``sequential per model /
@@ -43,7 +47,11 @@ from torch.overrides import TorchFunctionMode
 
 from emma_plugins import TiedDAE, build, parse_spec
 from emma_plugins.training import ClassificationLoss, FitConfig, TensorSplit, fit
-from emma_plugins.training.stacked import fit_stacked_estimators, fit_stacked_networks
+from emma_plugins.training.stacked import (
+    fit_networks,
+    fit_stacked_estimators,
+    fit_stacked_networks,
+)
 
 SPEC: dict[str, Any] = {
     "spec_version": 1,
@@ -55,6 +63,86 @@ SPEC: dict[str, Any] = {
     "network": {"kind": "mlp", "hidden": [8, 4]},
     "out_features": 1,
 }
+
+
+#: The EMMA model of HTRU2 (``examples/htru2.yaml``): two tied DAEs of 12 hidden units, the
+#: coupled modal energy, the Boltzmann importance and the shared tanh gate before the mlp.
+EMMA_SPEC: dict[str, Any] = SPEC | {
+    "modes": [
+        {"name": name, "width": 4, "estimator": {"kind": "dae", "hidden": 12, "sigma": 0.01}}
+        for name in ("ip", "dm_snr")
+    ],
+    "attention": {
+        "energy_input": "potential",
+        "apply_to": "inputs",
+        "correction": {"kind": "min_shift"},
+        "modal_energy": {"kind": "coupled"},
+        "importance": {"kind": "boltzmann", "rho": 1e-4},
+        "gate": {"kind": "shared_tanh"},
+    },
+}
+#: The lab's grid: 5 x 5 x 5 = 125 settings of (rho, lambda_c, lambda_e).
+GRID = [
+    (rho, lc, le)
+    for rho in (1e-4, 1e-3, 1e-2, 0.1, 1.0)
+    for lc in (0.0, 1e-3, 1e-2, 0.1, 1.0)
+    for le in (0.0, 1e-3, 1e-2, 0.1, 1.0)
+]
+
+
+def corrupted(split: TensorSplit) -> TensorSplit:
+    """The corrupted mix of stage 2: one mode of every third row replaced by noise (xi -1)."""
+    g = torch.Generator().manual_seed(1)
+    modes = [mode.clone() for mode in split.modes]
+    xi = split.xi.clone()
+    rows = torch.arange(0, len(split), 3)
+    which = torch.randint(0, 2, (len(rows),), generator=g)
+    for i in range(2):
+        chosen = rows[which == i]
+        modes[i][chosen] = 3 * torch.randn(len(chosen), 4, generator=g)
+        xi[chosen, i] = -1.0
+    return TensorSplit(modes, split.y, split.missing, xi)
+
+
+_FITTED: dict[int, Any] = {}
+
+
+def emmas(k: int, train: TensorSplit) -> list[Any]:
+    """``k`` EMMA models of the grid, sharing one fit of the estimators (on clean data)."""
+    if id(train) not in _FITTED:
+        torch.manual_seed(0)
+        source = build(parse_spec(EMMA_SPEC))
+        source.fit_estimators(train.modes, progress=False)
+        _FITTED[id(train)] = source.attention.estimators.state_dict()
+    models = []
+    for seed in range(k):
+        rho = GRID[seed % len(GRID)][0]
+        spec = EMMA_SPEC | {
+            "attention": EMMA_SPEC["attention"] | {"importance": {"kind": "boltzmann", "rho": rho}}
+        }
+        torch.manual_seed(seed)
+        model = build(parse_spec(spec))
+        model.attention.estimators.load_state_dict(_FITTED[id(train)])
+        model.attention.calibrate_()
+        with torch.no_grad():
+            model.attention.constrain_()
+        models.append(model)
+    return models
+
+
+def emma_configs(k: int, epochs: int) -> list[FitConfig]:
+    return [
+        FitConfig(
+            epochs=epochs,
+            seed=s,
+            lr=1e-3,
+            batch_size=32,
+            lambda_c=GRID[s % len(GRID)][1],
+            lambda_e=GRID[s % len(GRID)][2],
+            progress=False,
+        )
+        for s in range(k)
+    ]
 
 
 def load_data(quick: bool) -> tuple[TensorSplit, TensorSplit, str]:
@@ -135,7 +223,14 @@ def run(
     loss = ClassificationLoss(train.y, 2)
     x = train.modes[0]  # the DAE of the first mode
 
+    mix, mix_val = corrupted(train), corrupted(val)
+
     def sequential(k: int) -> Callable[[], Any]:
+        if kind == "emma":
+            models, cfgs = emmas(k, train), emma_configs(k, epochs)
+            return lambda: [
+                fit(m, mix, mix_val, loss, c) for m, c in zip(models, cfgs, strict=True)
+            ]
         if kind == "network":
             models, cfgs = networks(k), configs(k, epochs)
             return lambda: [fit(m, train, val, loss, c) for m, c in zip(models, cfgs, strict=True)]
@@ -143,6 +238,9 @@ def run(
         return lambda: [e.fit(x, progress=False) for e in estimators]
 
     def stacked(k: int) -> Callable[[], Any]:
+        if kind == "emma":
+            models, cfgs = emmas(k, train), emma_configs(k, epochs)
+            return lambda: fit_networks(models, mix, mix_val, loss, cfgs)  # K = 1: loop.fit
         if kind == "network":
             models, cfgs = networks(k), configs(k, epochs)
             return lambda: fit_stacked_networks(models, train, val, loss, cfgs)
@@ -214,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--ks", type=int, nargs="+", default=None, help="default 1 10 50 125")
     parser.add_argument("--epochs", type=int, default=None, help="default 3 (quick: 1)")
     parser.add_argument("--sequential", type=int, default=None, help="models timed one by one")
-    parser.add_argument("--kinds", nargs="+", default=["network", "dae"])
+    parser.add_argument("--kinds", nargs="+", default=["network", "dae", "emma"])
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     ks = args.ks or ([1, 4] if args.quick else [1, 10, 50, 125])
@@ -228,7 +326,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     )
     rows: list[dict[str, Any]] = []
     for kind in args.kinds:
-        rows += run(kind, ks, n_sequential, epochs, (train, val))
+        # EMMA (stage 2) at K up to 50 unless --ks says otherwise: the lab's grid is 125
+        kind_ks = [k for k in ks if k <= 50] if kind == "emma" and not args.ks else ks
+        rows += run(kind, kind_ks, n_sequential, epochs, (train, val))
     rows.append(memory(max(ks), (train, val)))
     return rows
 

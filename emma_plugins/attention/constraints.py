@@ -23,5 +23,8 @@ def bounded(tensor: Tensor, low: float | None = None, high: float | None = None)
 
 @torch.no_grad()
 def project_(tensor: Tensor, low: float | None = None, high: float | None = None) -> None:
-    """Clamp ``tensor`` in place to ``[low, high]``; call after each optimizer step."""
-    tensor.clamp_(low, high)
+    """Clamp ``tensor`` in place to ``[low, high]``; call after each optimizer step.
+
+    (Written as ``copy_(clamp(...))``, which ``torch.vmap`` batches, unlike ``clamp_``: the
+    stacked trainer projects K members' parameters at once.)"""
+    tensor.copy_(tensor.clamp(low, high))

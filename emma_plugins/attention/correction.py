@@ -21,6 +21,8 @@ class MinShift(nn.Module):
     Forward signature of the correction slot: ``forward(scores [N, M]) -> [N, M]``.
     """
 
+    stackable = True  # K members train at once: `emma_plugins.training.stacked`
+
     def __init__(self, n_modes: int) -> None:
         super().__init__()
         self.n_modes = n_modes

@@ -30,15 +30,19 @@ def _pair_terms(log_energy: Tensor, gamma: Tensor) -> tuple[Tensor, Tensor]:
 class PairCoupling(torch.autograd.Function):
     """``coupling(log_energy [N, M], gamma [M, M], weight [M, M], present [N, M]) -> [N, M]``."""
 
+    #: ``torch.vmap`` runs forward and backward per member (stacked training of K models).
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(
-        ctx: Any, log_energy: Tensor, gamma: Tensor, weight: Tensor, present: Tensor
-    ) -> Tensor:
+    def forward(log_energy: Tensor, gamma: Tensor, weight: Tensor, present: Tensor) -> Tensor:
         terms, _ = _pair_terms(log_energy, gamma)
         terms.mul_(weight)
-        ctx.save_for_backward(log_energy, gamma, weight, present)
         # (batched matmul with M x M blocks is slow on CPU; a masked sum is one pass)
         return terms.mul_(present.unsqueeze(1)).sum(dim=2)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+        ctx.save_for_backward(*inputs)
 
     @staticmethod
     @once_differentiable

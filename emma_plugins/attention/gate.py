@@ -65,6 +65,8 @@ class SharedTanhGate(nn.Module):
     ``alpha > b_a / g_a``, i.e. below the energy threshold (5.6).
     """
 
+    stackable = True  # K members train at once: `emma_plugins.training.stacked`
+
     def __init__(self, n_modes: int, min_gain: float = 1e-3) -> None:
         super().__init__()
         self.n_modes = n_modes

@@ -42,6 +42,8 @@ class Boltzmann(nn.Module):
     that a large learning rate cannot push ``rho`` to infinity.
     """
 
+    stackable = True  # K members train at once: `emma_plugins.training.stacked`
+
     def __init__(self, n_modes: int, rho: float = 1.0, learnable: bool = False) -> None:
         super().__init__()
         _check_rho(rho)

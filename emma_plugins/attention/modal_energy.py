@@ -32,6 +32,8 @@ class CoupledParams(BaseModel):
 class SelfEnergy(nn.Module):
     """``self_only``: ``E_i = e_i = w_i Psi_i + b_i`` (5.1), no coupling between modes."""
 
+    stackable = True  # K members train at once: `emma_plugins.training.stacked`
+
     def __init__(self, n_modes: int) -> None:
         super().__init__()
         self.n_modes = n_modes
@@ -65,6 +67,8 @@ class CoupledEnergy(SelfEnergy):
     Initial values follow the original code: ``w = 1``, ``b = 0``, ``gamma = 0.5`` and
     ``w_ij ~ U(-1/(M-1), 1/(M-1))`` drawn from a generator seeded with ``seed``.
     """
+
+    stackable = True  # K members train at once: `emma_plugins.training.stacked`
 
     def __init__(self, n_modes: int, seed: int = 0) -> None:
         super().__init__(n_modes)

@@ -182,8 +182,10 @@ class EnergyAttention(nn.Module):
 
         Skipped while ``torch.export`` (and the ONNX exporter built on it) traces the
         module: a graph cannot raise, and branching on the scores' values is data-dependent
-        control flow that export refuses. Eager calls always check."""
-        if _exporting():
+        control flow that export refuses; skipped under ``torch.vmap`` too (stacked
+        training, where a non-finite score shows as the member's non-finite loss). Eager
+        calls always check."""
+        if _exporting(scores):
             return
         bad = ~torch.isfinite(scores) & present
         if not bool(bad.any()):
@@ -334,10 +336,14 @@ def _at_least_float32(x: Tensor) -> Tensor:
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
-def _exporting() -> bool:
-    """Whether ``torch.export`` or the TorchScript tracer is tracing this call."""
+def _exporting(tensor: Tensor | None = None) -> bool:
+    """Whether ``torch.export`` or the TorchScript tracer is tracing this call, or ``tensor``
+    is batched by ``torch.vmap`` (stacked training of K models: one value per member, so
+    no Python branch on it)."""
     is_exporting = getattr(torch.compiler, "is_exporting", None)  # absent in older torch
-    return bool(is_exporting is not None and is_exporting()) or torch.jit.is_tracing()
+    if bool(is_exporting is not None and is_exporting()) or torch.jit.is_tracing():
+        return True
+    return tensor is not None and torch._C._functorch.is_batchedtensor(tensor)
 
 
 def _per_sample(values: Tensor, like: Tensor) -> Tensor:

@@ -16,7 +16,13 @@ What stacks (`can_stack`):
   other network kind that declares ``stackable`` runs through ``torch.func.vmap`` over
   ``torch.func.functional_call``. Bare networks are not accepted: `loop.fit` (the fallback
   and the reference) calls ``model(modes, missing).output``, which only `EmmaModel` has;
-* estimators: `TiedDAE` (``stackable = True``), with the denoising loss of its ``_fit``.
+* estimators: `TiedDAE` (``stackable = True``), with the denoising loss of its ``_fit``;
+* EMMA stage 2 (`fit_stacked_emma`): an `EmmaModel` with attention whose stage classes all
+  declare ``stackable = True`` (``min_shift``, ``coupled``, ``self_only``, ``boltzmann``,
+  ``shared_tanh``), whose estimators are stackable `TiedDAE` s, whose energy input is the
+  potential and whose network stacks. One ``torch.vmap`` over ``functional_call`` of the
+  whole model per batch, with each member's frozen estimators, buffers (the coldness ρ)
+  and λ_c, λ_e; ``constrain_()`` vmapped after each step; annealing per member.
 
 All K members share the architecture (`can_stack` of the list checks parameter names,
 shapes, dtypes, modules and the mlp's ``reads``) and the data: ``train`` and ``val`` are
@@ -42,9 +48,9 @@ validation loss of each member is `loop.evaluate_loss` on its own module, the sa
 difference: `loop.fit` seeds torch's global generator with ``config.seed``; stacked
 training never touches the global generator (no stackable network draws from it).
 
-Not stacked in this version: EMMA stage 2 (a model with attention: the coldness ρ and the
-regularizer weights λ_c, λ_e belong to it), annealing, mixed precision, streamed splits and
-training across processes. `fit_networks` and `fit_all_estimators` train whatever does not
+Not stacked in this version: other attention stage kinds and estimators, the
+``grad_norm`` energy input, annealing without attention, mixed precision, streamed splits
+and training across processes. `fit_networks` and `fit_all_estimators` train whatever does not
 stack one at a time (``stack=False`` forces that: what a ``--no-stack`` option maps to).
 """
 
@@ -60,12 +66,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from emma_plugins.assembly.model import EmmaModel
+from emma_plugins.attention.module import EnergyAttention
 from emma_plugins.core.errors import TrainingError, TrainingWarning
 from emma_plugins.estimators.base import as_tensor
 from emma_plugins.estimators.dae import TiedDAE
 from emma_plugins.networks.interfaces import HasTrainingLoss
 from emma_plugins.networks.layers import ACTIVATIONS
 from emma_plugins.networks.mlp import MLP
+from emma_plugins.training.annealing import ColdnessAnnealing
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.distributed import current_group
 from emma_plugins.training.loop import FitConfig, FitResult, LossFn, _checked, evaluate_loss, fit
@@ -77,6 +85,7 @@ __all__ = [
     "can_stack",
     "fit_all_estimators",
     "fit_networks",
+    "fit_stacked_emma",
     "fit_stacked_estimators",
     "fit_stacked_networks",
 ]
@@ -117,7 +126,9 @@ def _stackable(module: nn.Module) -> bool:
             and kind.reconstruct is TiedDAE.reconstruct
             and kind.encode is TiedDAE.encode
         )
-    if not isinstance(module, EmmaModel) or module.attention is not None:
+    if not isinstance(module, EmmaModel):
+        return False
+    if module.attention is not None and not _attention_stackable(module.attention):
         return False
     network = module.network
     if not getattr(type(network), "stackable", False):
@@ -128,6 +139,26 @@ def _stackable(module: nn.Module) -> bool:
         return False
     dropouts = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
     return not any(isinstance(m, dropouts) and m.p > 0 for m in network.modules())
+
+
+def _attention_stackable(attention: EnergyAttention) -> bool:
+    """EMMA stacks when every stage's own class declares ``stackable = True`` (it runs
+    under ``torch.vmap``, its ``constrain_`` too), every estimator is a stackable `TiedDAE`
+    with its own ``potential``, and the energy input is the potential (``grad_norm`` takes
+    a gradient inside the forward, which the stacked trainer does not batch)."""
+    if attention.energy_input != "potential":
+        return False
+    for _, stage in attention.stages():
+        if not vars(type(stage)).get("stackable", False):
+            return False
+    return all(
+        _stackable(e) and getattr(type(e), "potential", None) is TiedDAE.potential
+        for e in attention.estimators
+    )
+
+
+#: Python settings of modules that change what a forward computes (the architecture).
+_SETTINGS = ("energy_input", "apply_to", "min_gain", "n_modes")
 
 
 def _signature(module: nn.Module) -> tuple[Any, ...]:
@@ -142,9 +173,11 @@ def _signature(module: nn.Module) -> tuple[Any, ...]:
                 type(m).__name__,
                 m.extra_repr() if name else "",
                 tuple(getattr(m, "reads", ()) or ()),
+                tuple((a, getattr(m, a)) for a in _SETTINGS if hasattr(m, a)),
             )
             for name, m in module.named_modules()
         ),
+        tuple((name, tuple(b.shape), b.dtype, b.device) for name, b in module.named_buffers()),
         tuple(
             (name, tuple(p.shape), p.dtype, p.device, p.requires_grad)
             for name, p in module.named_parameters()
@@ -215,7 +248,7 @@ def fit_stacked_networks(
     `loop.fit` does (an unusable lr, a non-finite loss), naming the member's ``desc``.
     """
     models, configs = list(models), list(configs)
-    _check_network_members(models, configs, train)
+    _check_members(models, configs, train, attention=False)
     for config in configs:
         _check_lr(config)
     k_all = len(models)
@@ -300,6 +333,175 @@ def fit_stacked_networks(
     return results
 
 
+# -- EMMA stage 2 -----------------------------------------------------------------------------
+def fit_stacked_emma(
+    models: Sequence[nn.Module],
+    train: TensorSplit,
+    val: TensorSplit,
+    loss_fn: LossFn,
+    configs: Sequence[FitConfig],
+) -> list[FitResult]:
+    """Train K `EmmaModel` s *with* attention at once (stage 2), as K `loop.fit` calls would.
+
+    The members share one architecture (`can_stack`: every stage kind and estimator
+    stackable) and ``train`` / ``val``; their fitted, frozen estimators, the coldness ρ and
+    every other parameter or buffer are each member's own. Each `FitConfig` gives the
+    member's seed, lr, epochs, patience, desc, ``lambda_c``, ``lambda_e`` and
+    ``annealing`` (a `ColdnessAnnealing` of its own, stepped after each of the member's
+    epochs as `loop.fit` does, the ``rho`` column included); the batch size is shared.
+
+    One `torch.vmap` over `torch.func.functional_call` of the whole model gives every
+    member's logits, capacity penalty and energy regularizer on its ``[B, ...]`` slice of
+    the ``[K, B, ...]`` batch; the objective adds them with ``[K]`` tensors of λ_c and λ_e.
+    After each `StackedAdam` step every member's ``constrain_()`` runs on its own slice of
+    the stacked parameters (vmapped too). Best states are written back, eval mode.
+    """
+    from torch.func import functional_call, vmap
+
+    from emma_plugins.training.loop import _set_coldness
+
+    models, configs = list(models), list(configs)
+    _check_members(models, configs, train, attention=True)
+    for config in configs:
+        _check_lr(config)
+    emmas = [cast(EmmaModel, m) for m in models]
+    k_all, device = len(emmas), train.y.device
+    bests = [BestState(patience=c.patience) for c in configs]
+    results = [FitResult() for _ in configs]
+    for k, model in enumerate(emmas):  # loop.fit's start (calibrates the attention too)
+        if configs[k].annealing is not None:
+            _set_coldness(model, cast(ColdnessAnnealing, configs[k].annealing).rho)
+        initial = _checked(evaluate_loss(model, val, loss_fn), configs[k], epoch=0)
+        bests[k].update(model, initial, epoch=0)
+
+    template = _EmmaObjective(emmas[0])
+    names = [n for n, p in template.named_parameters() if p.requires_grad]
+    if not names:
+        raise ValueError("these models have no trainable parameters (requires_grad).")
+    members = [_EmmaObjective(m) for m in emmas]
+    states = [dict(m.named_parameters()) | dict(m.named_buffers()) for m in members]
+    fixed_names = [n for n in states[0] if n not in names]
+    params = {n: torch.stack([s[n].detach() for s in states]).requires_grad_() for n in names}
+    fixed = {n: torch.stack([s[n].detach() for s in states]) for n in fixed_names}
+    buffers = {n for n, _ in template.named_buffers()}
+    changing = [n for n in states[0] if n in names or n in buffers]  # frozen estimators: not
+    optimizer = StackedAdam(params, torch.tensor([c.lr for c in configs], device=device))
+    dtype = next(iter(params.values())).dtype
+    lambda_c = torch.tensor([c.lambda_c for c in configs], dtype=torch.float32, device=device)
+    lambda_e = torch.tensor([c.lambda_e for c in configs], dtype=torch.float32, device=device)
+
+    def member_forward(
+        state: dict[str, Tensor], xs: list[Tensor], missing: Tensor, xi: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        return cast(
+            tuple[Tensor, Tensor, Tensor], functional_call(template, state, (xs, missing, xi))
+        )
+
+    def member_constrain(state: dict[str, Tensor]) -> Tensor:
+        return cast(Tensor, functional_call(_Constrain(template.model), state, ()))
+
+    forward = vmap(member_forward, randomness="error")
+    constrain = vmap(member_constrain, randomness="error")
+    stacked_loss = _stacked_loss(loss_fn)
+    modes = [mode.to(dtype=dtype) for mode in train.modes]
+    generators = [torch.Generator().manual_seed(c.seed) for c in configs]
+    # the coldness lives in the importance stage (a buffer, or a parameter when learnable)
+    importance = [n for n in states[0] if n.startswith("model.attention.importance.")]
+
+    active = list(range(k_all))
+    n, batch_size = len(train), configs[0].batch_size
+    for epoch in _epochs(configs):
+        still = [k for k in active if epoch <= configs[k].epochs and not bests[k].should_stop]
+        if not still:
+            break
+        if still != active:
+            rows = torch.tensor([active.index(k) for k in still], device=device)
+            optimizer.keep(rows)
+            fixed = {name: value[rows] for name, value in fixed.items()}
+            lambda_c, lambda_e = lambda_c[rows], lambda_e[rows]
+            active = still
+        for k in active:  # loop.fit: train mode, the frozen estimators in eval mode
+            emmas[k].train()
+            cast(EnergyAttention, emmas[k].attention).estimators.eval()
+        template.train()
+        cast(EnergyAttention, template.model.attention).estimators.eval()
+        perms = torch.stack([torch.randperm(n, generator=generators[k]) for k in active])
+        perms = perms.to(device)
+        totals = [0.0] * len(active)
+        starts = range(0, n, batch_size)
+        for number, start in enumerate(starts, start=1):
+            index = perms[:, start : start + batch_size]  # [K, B], a view
+            xs = [mode[index] for mode in modes]  # gathers from the one shared tensor
+            state = {**optimizer.params, **fixed}
+            logits, capacity, energy = forward(state, xs, train.missing[index], train.xi[index])
+            task = stacked_loss(logits, train.y[index]).float()
+            losses = task + lambda_c * capacity.float() + lambda_e * energy.float()
+            values = losses.detach().tolist()
+            for i, value in enumerate(values):
+                if not math.isfinite(value):
+                    _nonfinite(configs[active[i]], value, epoch, number, len(starts))
+            grads = torch.autograd.grad(losses.sum(), list(optimizer.params.values()))
+            optimizer.step(dict(zip(optimizer.params, grads, strict=True)))
+            with torch.no_grad():
+                constrain({**optimizer.params, **fixed})
+            size = index.shape[1]
+            totals = [t + v * size for t, v in zip(totals, values, strict=True)]
+        with torch.no_grad():  # the trained parameters (and buffers) back into the modules
+            stacked = {**optimizer.params, **fixed}
+            for i, k in enumerate(active):
+                for name in changing:
+                    states[k][name].copy_(stacked[name][i])
+        for i, k in enumerate(active):
+            config = configs[k]
+            val_loss = _checked(evaluate_loss(emmas[k], val, loss_fn), config, epoch=epoch)
+            improved = bests[k].update(emmas[k], val_loss, epoch)
+            row = {"epoch": float(epoch), "train_loss": totals[i] / max(n, 1), "val_loss": val_loss}
+            annealing = config.annealing
+            if annealing is not None:
+                row["rho"] = annealing.rho
+                _set_coldness(emmas[k], annealing.step(improved))
+                with torch.no_grad():
+                    for name in importance:
+                        target = optimizer.params if name in names else fixed
+                        target[name][i].copy_(states[k][name])
+            results[k].history.append(row)
+
+    for k, model in enumerate(emmas):
+        bests[k].restore(model)
+        model.eval()
+        results[k].best_epoch, results[k].best_val_loss = bests[k].best_epoch, bests[k].best_loss
+        _warn_kept_initial(results[k], configs[k], bests[k])
+    return results
+
+
+class _EmmaObjective(nn.Module):
+    """One member's forward for the stacked trainer: logits, the capacity penalty and the
+    energy regularizer (what `loop.objective` adds, before the λ weights)."""
+
+    def __init__(self, model: EmmaModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, xs: list[Tensor], missing: Tensor, xi: Tensor) -> tuple[Tensor, ...]:
+        from emma_plugins.attention import capacity_penalty, energy_regularizer
+
+        out = self.model(xs, missing)
+        attention = cast(EnergyAttention, self.model.attention)
+        return out.output, capacity_penalty(attention), energy_regularizer(out.report, xi)
+
+
+class _Constrain(nn.Module):
+    """``constrain_()`` of one member's attention stages, as a forward (for vmap)."""
+
+    def __init__(self, model: EmmaModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self) -> Tensor:
+        cast(EnergyAttention, self.model.attention).constrain_()
+        return torch.zeros(())
+
+
 def fit_networks(
     models: Sequence[nn.Module],
     train: TensorSplit,
@@ -324,7 +526,9 @@ def fit_networks(
     alone: list[int] = []
     for k, (model, config) in enumerate(zip(models, configs, strict=True)):
         stackable = isinstance(model, EmmaModel) and _stackable(model)
-        if stack and stackable and not _config_problem(config) and _in_memory(train):
+        attention = isinstance(model, EmmaModel) and model.attention is not None
+        problem = _config_problem(config, attention=attention)
+        if stack and stackable and not problem and _in_memory(train):
             groups.setdefault((_signature(model), config.batch_size), []).append(k)
         else:
             alone.append(k)
@@ -333,7 +537,9 @@ def fit_networks(
         if len(members) == 1:
             alone.extend(members)
             continue
-        group = fit_stacked_networks(
+        with_attention = cast(EmmaModel, models[members[0]]).attention is not None
+        trainer = fit_stacked_emma if with_attention else fit_stacked_networks
+        group = trainer(
             [models[k] for k in members], train, val, loss_fn, [configs[k] for k in members]
         )
         results.update(zip(members, group, strict=True))
@@ -342,21 +548,29 @@ def fit_networks(
     return [results[k] for k in range(len(models))]
 
 
-def _check_network_members(
-    models: list[nn.Module], configs: list[FitConfig], train: TensorSplit
+def _check_members(
+    models: list[nn.Module], configs: list[FitConfig], train: TensorSplit, *, attention: bool
 ) -> None:
+    caller = "fit_stacked_emma" if attention else "fit_stacked_networks"
     if not models or len(models) != len(configs):
         raise ValueError(
-            f"fit_stacked_networks needs one config per model and at least one model; got "
+            f"{caller} needs one config per model and at least one model; got "
             f"{len(models)} models and {len(configs)} configs."
         )
-    if not all(isinstance(m, EmmaModel) for m in models) or not can_stack(models):
-        raise ValueError(
-            "these models cannot train stacked: each must be an EmmaModel with attention "
-            "disabled whose network kind declares `stackable = True` (no active dropout), and "
-            "all must share one architecture. Use fit_networks, which falls back to fit."
+    if not all(
+        isinstance(m, EmmaModel) and (m.attention is not None) == attention for m in models
+    ) or not can_stack(models):
+        what = (
+            "with attention whose stage kinds and estimators all declare `stackable = True`"
+            if attention
+            else "with attention disabled"
         )
-    problems = {p for c in configs if (p := _config_problem(c))}
+        raise ValueError(
+            f"these models cannot train stacked: each must be an EmmaModel {what}, whose "
+            "network kind declares `stackable = True` (no active dropout), and all must share "
+            "one architecture. Use fit_networks, which falls back to fit."
+        )
+    problems = {p for c in configs if (p := _config_problem(c, attention=attention))}
     if problems:
         raise ValueError(f"cannot train stacked: {'; '.join(sorted(problems))}.")
     if len({c.batch_size for c in configs}) > 1:
@@ -370,9 +584,9 @@ def _check_network_members(
         raise ValueError("stacked training runs in one process, not across a process group.")
 
 
-def _config_problem(config: FitConfig) -> str | None:
-    if config.annealing is not None:
-        return "coldness annealing (EMMA stage 2) does not stack"
+def _config_problem(config: FitConfig, *, attention: bool = False) -> str | None:
+    if config.annealing is not None and not attention:
+        return "coldness annealing stacks only for models with attention (fit_stacked_emma)"
     if str(config.precision) != "32":
         return f"precision {config.precision!r} does not stack (only '32')"
     return None

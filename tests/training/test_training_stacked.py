@@ -1,7 +1,8 @@
 """`training.stacked`: K members trained at once equal the same K trained one at a time.
 
-The exactness tests compare stacked training against `loop.fit` (networks) and
-`TiedDAE.fit` (estimators) member by member, with different seeds, learning rates, noise,
+The exactness tests compare stacked training against `loop.fit` (networks, and EMMA models
+with attention: stage 2 with λ_c, λ_e, ρ and annealing per member) and `TiedDAE.fit`
+(estimators) member by member, with different seeds, learning rates, noise,
 epochs and patience: parameters, histories and best epochs agree to float rounding (batched
 against single matmuls), well within ``ATOL``.
 """
@@ -26,6 +27,7 @@ from emma_plugins.training.stacked import (
     can_stack,
     fit_all_estimators,
     fit_networks,
+    fit_stacked_emma,
     fit_stacked_estimators,
     fit_stacked_networks,
 )
@@ -234,7 +236,11 @@ def test_what_does_not_stack_trains_one_at_a_time_with_fit() -> None:
     torch.manual_seed(5)
     late = [build(parse_spec(_spec() | {"network": {"kind": "late_fusion"}})) for _ in configs]
     dropout = _models(2, dropout=0.2)
-    attention = build(parse_spec(_spec() | {"attention": {"enabled": True}}))
+    emma = _spec() | {"attention": {"enabled": True}}
+    attention = [  # a stage kind that does not declare stackable; a score with a gradient
+        build(parse_spec(emma | {"attention": {"gate": {"kind": "per_mode"}}})),
+        build(parse_spec(emma | {"attention": {"energy_input": "grad_norm"}})),
+    ]
     for models in (late, dropout):
         assert not can_stack(models) and not can_stack(models[0])
         expected_models = copy.deepcopy(models)
@@ -246,9 +252,14 @@ def test_what_does_not_stack_trains_one_at_a_time_with_fit() -> None:
         for one, other in zip(expected_models, models, strict=True):
             for p, q in zip(one.state_dict().values(), other.state_dict().values(), strict=True):
                 assert torch.equal(p, q)
-    assert not can_stack(attention)
+    assert can_stack(build(parse_spec(emma)))  # the default stages stack
+    assert not can_stack(attention[0]) and not can_stack(attention[1])
     with pytest.raises(ValueError, match="cannot train stacked"):
         fit_stacked_networks(dropout, train, val, loss, configs)
+    with pytest.raises(ValueError, match="cannot train stacked"):
+        fit_stacked_emma(attention, train, val, loss, configs)
+    with pytest.raises(ValueError, match="cannot train stacked"):  # EMMA: fit_stacked_emma
+        fit_stacked_networks([build(parse_spec(emma)) for _ in configs], train, val, loss, configs)
 
 
 def test_fit_networks_stacks_groups_and_no_stack_is_fit() -> None:
@@ -281,3 +292,98 @@ def test_an_unusable_learning_rate_names_the_member() -> None:
     configs[1].lr = float("nan")
     with pytest.raises(TrainingError, match=r"^Training 'm1' cannot start: lr=nan"):
         fit_stacked_networks(_models(2), train, val, ClassificationLoss(train.y, 2), configs)
+
+
+# -- EMMA stage 2 -------------------------------------------------------------------------------
+def _emma_spec(rho: float, seed: int) -> dict[str, Any]:
+    estimator = {"kind": "dae", "epochs": 2, "seed": seed}
+    return _spec() | {
+        "modes": [
+            {"name": "ip", "width": 4, "estimator": estimator},
+            {"name": "dm_snr", "width": 4, "estimator": estimator},
+        ],
+        "attention": {
+            "correction": {"kind": "min_shift"},
+            "modal_energy": {"kind": "coupled"},
+            "importance": {"kind": "boltzmann", "rho": rho},
+            "gate": {"kind": "shared_tanh"},
+        },
+    }
+
+
+def _emmas(rhos: Sequence[float], clean: TensorSplit) -> list[EmmaModel]:
+    """EMMA models of one architecture: different ρ, initial weights and (for the last
+    one) estimators; the estimators fitted and frozen, the constraints imposed."""
+    models = []
+    for k, rho in enumerate(rhos):
+        torch.manual_seed(200 + k)
+        models.append(build(parse_spec(_emma_spec(rho, seed=k // 3))))
+    models[0].fit_estimators(clean.modes, progress=False)
+    for model in models[1:]:
+        if model is models[-1]:
+            model.fit_estimators(clean.modes, progress=False)  # its own estimators
+        else:
+            model.attention.estimators.load_state_dict(models[0].attention.estimators.state_dict())
+            model.attention.calibrate_()
+    for model in models:
+        with torch.no_grad():
+            model.attention.constrain_()
+    return models
+
+
+def _corrupted(split: TensorSplit) -> TensorSplit:
+    """The corrupted mix: a quarter of mode 0 and a fifth of mode 1 noisy (xi = -1)."""
+    g = torch.Generator().manual_seed(1)
+    modes = [mode.clone() for mode in split.modes]
+    xi = split.xi.clone()
+    for i, every in enumerate((4, 5)):
+        rows = torch.arange(i, len(split), every)
+        modes[i][rows] += 3 * torch.randn(modes[i][rows].shape, generator=g)
+        xi[rows, i] = -1.0
+    return TensorSplit(modes, split.y, split.missing, xi)
+
+
+def test_stacked_emma_equals_sequential_fits() -> None:
+    from emma_plugins.training import ColdnessAnnealing
+
+    clean, clean_val = _splits(n=256)
+    train, val = _corrupted(clean), _corrupted(clean_val)
+    loss = ClassificationLoss(train.y, 2)
+    rhos = [1e-4, 0.5, 1.0, 2.0]
+    settings = [  # lr, lambda_c, lambda_e, patience, annealing
+        (1e-2, 0.0, 0.0, None, False),
+        (3e-3, 0.1, 0.05, None, False),
+        (5e-3, 0.01, 0.5, None, True),
+        (5e-2, 1.0, 0.0, 1, False),
+    ]
+
+    def configs() -> list[FitConfig]:
+        return [
+            FitConfig(
+                epochs=6,
+                lr=lr,
+                seed=k,
+                patience=patience,
+                lambda_c=lc,
+                lambda_e=le,
+                annealing=ColdnessAnnealing(start=0.01, factor=3.0) if anneal else None,
+                batch_size=32,
+                progress=False,
+                desc=f"emma{k}",
+            )
+            for k, (lr, lc, le, patience, anneal) in enumerate(settings)
+        ]
+
+    models = _emmas(rhos, clean)
+    assert can_stack(models)
+    sequential, stacked = copy.deepcopy(models), copy.deepcopy(models)
+    expected = [fit(m, train, val, loss, c) for m, c in zip(sequential, configs(), strict=True)]
+    got = fit_networks(stacked, train, val, loss, configs())
+
+    _assert_same(expected, got, sequential, stacked)
+    assert len(got[3].history) < 6 and len(got[0].history) == 6  # member 3 stopped early
+    assert "rho" in got[2].history[0] and "rho" not in got[0].history[0]
+    assert len({row["rho"] for row in got[2].history}) > 1  # it did anneal
+    rhos_after = [m.attention.importance.coldness for m in stacked]
+    assert rhos_after[0] == pytest.approx(1e-4) and rhos_after[3] == pytest.approx(2.0)
+    assert all(not m.training for m in stacked)

@@ -92,20 +92,48 @@ def train_with(
     model of the same modes whose estimators are fitted), its estimators are copied instead
     of fitted again on ``clean_train``.
     """
+    prepare_with(
+        model,
+        base,
+        clean_train,
+        anneal=anneal is not None,
+        estimators_from=estimators_from,
+        progress=config.progress,
+    )
+    result = fit(model, train, val, loss, with_config(config, anneal))
+    return StageResult(model, result)
+
+
+def prepare_with(
+    model: EmmaModel,
+    base: EmmaModel,
+    clean_train: TensorSplit,
+    *,
+    anneal: bool,
+    estimators_from: EmmaModel | None = None,
+    progress: bool = False,
+) -> EmmaModel:
+    """Everything `train_with` does before training: the estimators fitted (or adopted from
+    ``estimators_from``) and frozen, the base network's weights copied in, the input layer
+    compensated when annealing, the attention's constraints imposed. Many models prepared
+    this way can then train one at a time or stacked
+    (`emma_plugins.training.stacked.fit_networks`)."""
     if model.attention is None:
         raise ValueError("train_with needs a model with attention enabled.")
     if estimators_from is None:
-        fit_estimators(model, clean_train, progress=config.progress)
+        fit_estimators(model, clean_train, progress=progress)
     else:
         adopt_estimators(model, estimators_from)
     model.network.load_state_dict(base.network.state_dict())
-    if anneal is not None:
+    if anneal:
         compensate_initial_attention(
-            model.network, n_modes=len(train.modes), apply_to=model.apply_to
+            model.network, n_modes=len(clean_train.modes), apply_to=model.apply_to
         )
     with torch.no_grad():
         model.attention.constrain_()
-    result = fit(
-        model, train, val, loss, replace(config, desc=_desc(config, "with"), annealing=anneal)
-    )
-    return StageResult(model, result)
+    return model
+
+
+def with_config(config: FitConfig, anneal: ColdnessAnnealing | None) -> FitConfig:
+    """The trainer's settings of `train_with`: its stage name, and the annealing."""
+    return replace(config, desc=_desc(config, "with"), annealing=anneal)

@@ -31,6 +31,17 @@ def add_device_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_stack_option(parser: argparse.ArgumentParser) -> None:
+    """``--no-stack``: train models one at a time instead of stacked."""
+    parser.add_argument(
+        "--no-stack",
+        action="store_true",
+        help="train every model one at a time; by default models of one seed that differ "
+        "only in settings (rho, lambda, lr, ...) train as one stacked model, with the same "
+        "results (emma_plugins.training.stacked)",
+    )
+
+
 def with_device(spec: EmmaSpec, device: str | None) -> EmmaSpec:
     """``spec`` with ``training.device`` set to ``device`` (unchanged when None); a device
     string of the wrong form is a `SpecError` naming the option."""

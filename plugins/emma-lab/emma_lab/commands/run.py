@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emma_plugins.commands.arguments import add_device_option, add_spec_run_arguments, with_device
+from emma_plugins.commands.arguments import (
+    add_device_option,
+    add_spec_run_arguments,
+    add_stack_option,
+    with_device,
+)
 from emma_plugins.commands.output import add_output_arguments, output_directory
 
 
@@ -27,6 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--seeds", type=int, default=None, metavar="N", help="use only the spec's first N seeds"
     )
     add_device_option(parser)
+    add_stack_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -45,7 +51,12 @@ def run(args: argparse.Namespace) -> int:
         seeds = all_seeds[: max(args.seeds, 1)]
     with output_directory(args, out, spec.to_dict()):
         result, paths = run_spec(
-            spec, out, data_dir=args.data_dir, seeds=seeds, progress=not args.no_progress
+            spec,
+            out,
+            data_dir=args.data_dir,
+            seeds=seeds,
+            progress=not args.no_progress,
+            stack=not args.no_stack,
         )
     summary = result.summary()
     full = summary[summary.evaluation == "full_test"]

@@ -57,7 +57,8 @@ from emma_plugins.training.devices import resolve_device
 from emma_plugins.training.loop import FitResult
 from emma_plugins.training.loss import ClassificationLoss
 from emma_plugins.training.settings import coldness_annealing, fit_config, mode_corruption
-from emma_plugins.training.stages import train_base, train_with, train_without
+from emma_plugins.training.stacked import fit_networks
+from emma_plugins.training.stages import prepare_with, train_base, train_without, with_config
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class Experiment:
     network's spec (``early_fusion``); ``variants`` the specs of the models with EMMA, the
     spec's own (``emma``) first; ``baselines`` further bare networks. ``device`` is where
     every seed's tensors and models go (`from_spec`: the spec's ``training.device``).
+    ``stack``: a seed's models with EMMA train as one stacked model where they can
+    (`emma_plugins.training.stacked.fit_networks`; the same results, faster).
     """
 
     spec: EmmaSpec
@@ -94,6 +97,7 @@ class Experiment:
     seeds: tuple[int, ...] = ()
     progress: bool = True
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    stack: bool = True
 
     @classmethod
     def from_spec(
@@ -106,6 +110,7 @@ class Experiment:
         variants: Sequence[Variant] | None = None,
         baselines: Sequence[Baseline] | None = None,
         device: torch.device | str | None = None,
+        stack: bool = True,
     ) -> Experiment:
         """The models of ``spec``: early fusion, emma (unless ``include_emma`` is false) and
         the ``evaluation`` section's variants and baselines (or those given), over its
@@ -127,6 +132,7 @@ class Experiment:
             device=resolve_device(spec.resolved_training.device)
             if device is None
             else torch.device(device),
+            stack=stack,
         )
 
     @property
@@ -340,21 +346,42 @@ def train_variant(
 
     ``estimators_from``: a model of the same seed whose fitted estimators are reused.
     """
-    training = variant.spec.resolved_training
-    torch.manual_seed(data.seed)
-    model = seeded_model(variant.spec, data.seed, data.device)
-    result = train_with(
-        model,
-        base,
-        data.clean["train"],
-        data.mixed["train"],
-        data.mixed["val"],
-        loss,
-        fit_config(training, seed=data.seed, epochs=training.epochs),
-        anneal=coldness_annealing(training),
-        estimators_from=estimators_from,
-    )
-    return TrainedModel.from_fit(result.model, result.fit, data.mixed["val"])
+    (item,) = train_variants([variant], data, base, loss, estimators_from=estimators_from)
+    return item
+
+
+def train_variants(
+    variants: Sequence[Variant],
+    data: SeedData,
+    base: EmmaModel,
+    loss: ClassificationLoss,
+    *,
+    estimators_from: EmmaModel | None = None,
+    stack: bool = True,
+) -> list[TrainedModel]:
+    """The models with EMMA of ``variants`` on one seed, each with its spec's settings; the
+    first fits the seed's estimators (unless ``estimators_from`` has them) and the others
+    reuse them. With ``stack`` those that can train as one stacked model (the same result
+    as one at a time, `emma_plugins.training.stacked`)."""
+    models, configs = [], []
+    for variant in variants:
+        training = variant.spec.resolved_training
+        torch.manual_seed(data.seed)
+        model = seeded_model(variant.spec, data.seed, data.device)
+        anneal = coldness_annealing(training)
+        prepare_with(
+            model, base, data.clean["train"], anneal=anneal is not None,
+            estimators_from=estimators_from,
+        )  # fmt: skip
+        estimators_from = estimators_from or model
+        config = fit_config(training, seed=data.seed, epochs=training.epochs)
+        models.append(model)
+        configs.append(with_config(config, anneal))
+    fits = fit_networks(models, data.mixed["train"], data.mixed["val"], loss, configs, stack=stack)
+    return [
+        TrainedModel.from_fit(model, result, data.mixed["val"])
+        for model, result in zip(models, fits, strict=True)
+    ]
 
 
 def score_models(
@@ -391,11 +418,9 @@ def run_seed(experiment: Experiment, data: SeedData) -> SeedOutcome:
     }
     for baseline in experiment.baselines:
         trained[baseline.name] = train_base_model(baseline.spec, data, loss)
-    fitted: EmmaModel | None = None
-    for variant in experiment.variants:
-        item = train_variant(variant, data, base.model, loss, estimators_from=fitted)
-        fitted = fitted or item.model
-        trained[variant_model_name(variant)] = item
+    variants = experiment.variants
+    items = train_variants(variants, data, base.model, loss, stack=experiment.stack)
+    trained |= {variant_model_name(v): item for v, item in zip(variants, items, strict=True)}
     scores, diagnostics = score_models(trained, data, spec)
     models = {name: item.model for name, item in trained.items()}
     thresholds = {name: item.threshold for name, item in trained.items()}

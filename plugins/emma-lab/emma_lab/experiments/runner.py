@@ -134,9 +134,11 @@ def run_spec(
     data_dir: str | Path | None = None,
     seeds: list[int] | None = None,
     progress: bool = True,
+    stack: bool = True,
 ) -> tuple[TableResult, dict[str, Path]]:
-    """Everything a spec asks for, written to ``out_dir`` (what ``emma run`` does)."""
-    experiment = Experiment.from_spec(spec, seeds=seeds, progress=progress)
+    """Everything a spec asks for, written to ``out_dir`` (what ``emma run`` does);
+    ``stack=False`` trains a seed's models with EMMA one at a time."""
+    experiment = Experiment.from_spec(spec, seeds=seeds, progress=progress, stack=stack)
     data = load_spec_data(spec, data_dir)
     with torch_threads(spec.resolved_training.threads):
         return run_table_experiment(

@@ -12,7 +12,7 @@ from emma_lab.robustness.suite import (
     available_benches,
     resolve_benches,
 )
-from emma_plugins.commands.arguments import add_device_option
+from emma_plugins.commands.arguments import add_device_option, add_stack_option
 from emma_plugins.commands.output import add_output_arguments, output_directory
 from emma_plugins.rundir import RunLock, check_output_dir
 
@@ -67,6 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_output_arguments(robustness)
     add_device_option(robustness)
+    add_stack_option(robustness)
     robustness.add_argument("--list", action="store_true", help="list the bench files and exit")
     robustness.add_argument("--no-progress", action="store_true", help="hide progress bars")
     robustness.set_defaults(handler=run)
@@ -140,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
             quick=args.quick,
             progress=not args.no_progress,
             device=args.device,
+            stack=not args.no_stack,
         )
     for result in results:
         mine = [c for c in result.comparisons if c.a == result.emma_methods[0]]

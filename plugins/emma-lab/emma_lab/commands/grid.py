@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from emma_lab.spec import MAX_WORKERS
@@ -16,6 +17,18 @@ def _workers(text: str) -> int:
     if not 1 <= value <= MAX_WORKERS:
         raise argparse.ArgumentTypeError(f"must be 1 to {MAX_WORKERS}, got {value}")
     return value
+
+
+def _scheduler(text: str) -> str:
+    """``--scheduler``: ``local:N`` (N at least 1) or ``PROTOCOL://host:port``."""
+    local = re.fullmatch(r"local:(\d+)", text)
+    if (local is not None and int(local.group(1)) >= 1) or re.fullmatch(
+        r"[a-z][a-z0-9+.-]*://\S+", text
+    ):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"expected tcp://host:port (a running Dask scheduler) or local:N, got {text!r}"
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,11 +47,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         resume="keep DIR/grid.jsonl and train only the configurations it lacks (its records "
         "must share the spec's model, training and scoring settings)",
     )
-    parser.add_argument(
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--workers",
         type=_workers,
         default=None,
         help=f"worker processes, 1 to {MAX_WORKERS} (default: the spec's, 2)",
+    )
+    where.add_argument(
+        "--scheduler",
+        type=_scheduler,
+        default=None,
+        metavar="ADDRESS",
+        help="run the jobs on a Dask cluster instead: tcp://host:port of a running "
+        "scheduler (`dask scheduler`, workers started with `dask worker ADDRESS --nthreads "
+        "1`), or local:N for a local cluster of N worker processes started and stopped here. "
+        "Workers load the data from the spec's data section (with --data-dir, else their "
+        "own EMMA_DATA_DIR); this process alone writes the results and DIR/grid.jsonl. "
+        "Needs the extra: pip install 'emma-lab[dask]'",
     )
     parser.set_defaults(handler=run)
 
@@ -51,7 +77,12 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("emma-runs") / f"{args.spec.stem}-grid"
     with output_directory(args, out, spec.to_dict()):
         result, paths = run_grid_spec(
-            spec, out, data_dir=args.data_dir, workers=args.workers, progress=not args.no_progress
+            spec,
+            out,
+            data_dir=args.data_dir,
+            workers=args.workers,
+            progress=not args.no_progress,
+            scheduler=args.scheduler,
         )
     print(f"top {len(result.top)} of {len(result.selection)} by validation loss:")
     for row in result.selection.head(len(result.top)).itertuples():

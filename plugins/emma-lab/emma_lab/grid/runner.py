@@ -33,16 +33,28 @@ def run_grid_spec(
     workers: int | None = None,
     progress: bool = True,
     grid: GridSpec | None = None,
+    scheduler: str | None = None,
 ) -> tuple[GridResult, dict[str, Path]]:
     """What ``emma grid`` does: run (or resume) the spec's grid and write its outputs.
 
     ``grid`` replaces the spec's grid; ``workers`` replaces the grid's worker count.
+    ``scheduler`` (``tcp://host:port`` or ``local:N``) runs the jobs on a Dask cluster,
+    whose workers load the data from the spec with ``data_dir`` (`emma_lab.grid.dask`).
     """
     if workers is not None and workers < 1:
         raise SpecError(f"--workers must be at least 1 (got {workers}).")
     grid = grid or grid_of(spec)
     data = load_spec_data(spec, data_dir)
-    result = run_grid(spec, data, out_dir, grid=grid, workers=workers, progress=progress)
+    result = run_grid(
+        spec,
+        data,
+        out_dir,
+        grid=grid,
+        workers=workers,
+        progress=progress,
+        scheduler=scheduler,
+        data_dir=data_dir,
+    )
     training = spec.resolved_training
     corruption = training.corruption
     setup = {

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
@@ -69,6 +69,9 @@ from emma_plugins.spec import EmmaSpec, parse_spec
 from emma_plugins.training.loss import ClassificationLoss
 from emma_plugins.training.stages import fit_estimators
 from emma_plugins.training.threads import torch_threads
+
+if TYPE_CHECKING:
+    from emma_lab.grid.dask import DaskExecutor
 
 #: How configurations are ranked (documented in the report and in docs/experiments.md).
 CRITERION = (
@@ -111,10 +114,13 @@ class GridJob:
     """What a worker needs to train any job; plain, picklable data (spawned processes).
 
     ``spec`` is the validated spec as plain values; each worker validates it once.
+    ``data_dir`` is where Dask workers load the data from the spec (`emma_lab.grid.dask`;
+    ``None``: their own default); the local pool is handed ``data`` itself.
     """
 
     spec: dict[str, Any]
     data: MultiModalData
+    data_dir: str | None = None
 
 
 def fingerprint(spec: EmmaSpec, data: MultiModalData) -> str:
@@ -434,6 +440,17 @@ def _read_log(log: GridLog, fingerprint: str) -> list[dict[str, Any]]:
     return records
 
 
+def _executor(
+    job: GridJob, workers: int, scheduler: str | None, key: str
+) -> GridExecutor | DaskExecutor:
+    """`GridExecutor`, or with a ``scheduler`` the Dask one (dask is imported only then)."""
+    if scheduler is None:
+        return GridExecutor(job, workers)
+    from emma_lab.grid.dask import DaskExecutor
+
+    return DaskExecutor(job, scheduler, fingerprint=key)
+
+
 def run_grid(
     spec: EmmaSpec,
     data: MultiModalData,
@@ -442,17 +459,26 @@ def run_grid(
     grid: GridSpec | None = None,
     workers: int | None = None,
     progress: bool = True,
+    scheduler: str | None = None,
+    data_dir: str | Path | None = None,
 ) -> GridResult:
     """Select on validation, rerun the top configurations over seeds, score them on test.
 
     ``grid`` defaults to the spec's ``evaluation.grid`` (else the thesis' grid), ``workers``
     to the grid's. Resumes from ``out_dir/grid.jsonl``: configurations (and rerun seeds)
     already there with the same settings are not trained again.
+
+    ``scheduler`` runs the jobs on a Dask cluster instead of local processes
+    (``tcp://host:port`` or ``local:N``; `emma_lab.grid.dask`): its workers load the data
+    from the spec's data section with ``data_dir``, and ``workers`` is not used.
     """
     grid = grid or evaluation_of(spec).grid or GridSpec()
     points = grid_points(grid.rho, grid.lambda_e, grid.lambda_c)
     data = select_modes(data, spec)
-    job = GridJob(spec.to_dict(), data)
+    where = None  # the data directory, for Dask workers only
+    if scheduler is not None and data_dir is not None:
+        where = str(Path(data_dir).expanduser().absolute())
+    job = GridJob(spec.to_dict(), data, where)
     log = GridLog(Path(out_dir) / LOG_NAME)
     key = fingerprint(spec, data)
     previous = _read_log(log, key)
@@ -461,7 +487,7 @@ def run_grid(
         r["key"]: r for r in previous if r["kind"] == "select" and r["seed"] == grid.selection_seed
     }
     pending = [p for p in points if p.key not in selected]
-    with GridExecutor(job, workers or grid.workers) as executor:
+    with _executor(job, workers or grid.workers, scheduler, key) as executor:
         with _bar(progress, len(points), len(pending), "grid configurations") as bar:
             done = _Progress(log, key, bar)
             executor.run([("select", p, grid.selection_seed) for p in pending], done)

@@ -24,13 +24,12 @@ from emma_lab.experiments.comparison import (
     seed_loss,
     seeded_model,
     train_base_model,
-    train_variant,
+    train_variants,
     train_without_model,
 )
 from emma_lab.experiments.protocol import SeedData
 from emma_lab.robustness.suite import EARLY_FUSION, NOISE_AUGMENTATION, BenchSpec
 from emma_lab.spec import bare_spec
-from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.spec import EmmaSpec
 from emma_plugins.training.loop import fit
 from emma_plugins.training.settings import fit_config
@@ -88,10 +87,11 @@ def train_on_mix(
 
 class MethodTrainer:
     """Trains every method of a bench on one seed's splits and corrupted mixes; each
-    method's spec is derived from the bench's spec once."""
+    method's spec is derived from the bench's spec once. With ``stack`` the EMMA methods of a
+    seed train as one stacked model where they can (the same scores)."""
 
-    def __init__(self, bench: BenchSpec) -> None:
-        self.bench = bench
+    def __init__(self, bench: BenchSpec, *, stack: bool = True) -> None:
+        self.bench, self.stack = bench, stack
         self.spec = bench.emma_spec()
         self.base = bare_spec(self.spec)
         self.variants = [Variant(name, bench.variant_spec(name)) for name in bench.emma]
@@ -107,12 +107,8 @@ class MethodTrainer:
             EARLY_FUSION: base,
             NOISE_AUGMENTATION: train_without_model(base.model, spec, data, loss),
         }
-        fitted: EmmaModel | None = None
-        for variant in self.variants:
-            trained[variant.name] = train_variant(
-                variant, data, base.model, loss, estimators_from=fitted
-            )
-            fitted = fitted or trained[variant.name].model
+        items = train_variants(self.variants, data, base.model, loss, stack=self.stack)
+        trained |= {v.name: item for v, item in zip(self.variants, items, strict=True)}
         for name, peer in self.peers.items():
             trained[name] = train_on_mix(peer, data, spec, self.peer_epochs, name)
         return trained

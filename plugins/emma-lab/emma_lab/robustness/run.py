@@ -116,9 +116,10 @@ def run_benchmark(
     *,
     progress: bool = True,
     threads: int = 1,
+    stack: bool = True,
 ) -> BenchResult:
     """The whole benchmark of one data set (already loaded, arranged as the spec's modes)."""
-    trainer = MethodTrainer(bench)
+    trainer = MethodTrainer(bench, stack=stack)
     experiment = Experiment.from_spec(
         trainer.spec, seeds=seeds, include_emma=False, variants=[], baselines=[]
     )

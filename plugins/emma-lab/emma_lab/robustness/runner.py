@@ -21,12 +21,14 @@ def run_suite(
     quick: bool = False,
     progress: bool = True,
     device: str | None = None,
+    stack: bool = True,
 ) -> tuple[list[BenchResult], dict[str, Path]]:
     """Run each bench (its short version with ``quick``) over ``seeds`` seeds (default:
     the bench's own count) and write tables, curves, ``report.md`` and ``results.json``.
 
     ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``; default: each bench
-    spec's ``training.device``) is where the models train and are scored."""
+    spec's ``training.device``) is where the models train and are scored; ``stack=False``
+    trains a seed's EMMA methods one at a time instead of stacked."""
     results = []
     for bench in benches:
         chosen = bench.with_device(device)
@@ -34,7 +36,7 @@ def run_suite(
         max_samples = chosen.quick.max_samples if quick else None
         data = load_bench_data(chosen, data_dir, max_samples=max_samples)
         count = seeds if seeds is not None else chosen.protocol.seeds
-        results.append(run_benchmark(chosen, data, range(count), progress=progress))
+        results.append(run_benchmark(chosen, data, range(count), progress=progress, stack=stack))
     setup: dict[str, Any] = {
         "version": "short (--quick): fewer seeds and epochs, a subset of the rows"
         if quick

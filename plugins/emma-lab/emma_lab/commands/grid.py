@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from emma_lab.spec import MAX_WORKERS
-from emma_plugins.commands.arguments import add_spec_run_arguments
+from emma_plugins.commands.arguments import add_spec_run_arguments, add_stack_option
 from emma_plugins.commands.output import add_output_arguments, output_directory
 
 
@@ -66,6 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "own EMMA_DATA_DIR); this process alone writes the results and DIR/grid.jsonl. "
         "Needs the extra: pip install 'emma-lab[dask]'",
     )
+    add_stack_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=not args.no_progress,
             scheduler=args.scheduler,
+            stack=not args.no_stack,
         )
     print(f"top {len(result.top)} of {len(result.selection)} by validation loss:")
     for row in result.selection.head(len(result.top)).itertuples():

@@ -9,7 +9,8 @@ Workers never receive the data set with a job. The executor registers a `GridWor
 cluster; on each worker the plugin loads the data itself from the spec's data section, on
 the first task it runs there, and keeps that worker's `GridTrainer` with its seed's splits,
 base model and fitted estimators. A job carries only its task tuple
-(``("select", point, seed)`` or ``("rerun", seed, points)``).
+(``("select", point, seed)``, ``("select_many", points, seed)`` or
+``("rerun", seed, points)``).
 
 A task whose worker dies is run again on another worker by the scheduler (up to
 ``distributed.scheduler.allowed-failures`` deaths, 3 by default); a task that raises is

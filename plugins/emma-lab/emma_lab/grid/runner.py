@@ -34,12 +34,14 @@ def run_grid_spec(
     progress: bool = True,
     grid: GridSpec | None = None,
     scheduler: str | None = None,
+    stack: bool = True,
 ) -> tuple[GridResult, dict[str, Path]]:
     """What ``emma grid`` does: run (or resume) the spec's grid and write its outputs.
 
     ``grid`` replaces the spec's grid; ``workers`` replaces the grid's worker count.
     ``scheduler`` (``tcp://host:port`` or ``local:N``) runs the jobs on a Dask cluster,
     whose workers load the data from the spec with ``data_dir`` (`emma_lab.grid.dask`).
+    ``stack=False`` trains every configuration alone instead of stacked.
     """
     if workers is not None and workers < 1:
         raise SpecError(f"--workers must be at least 1 (got {workers}).")
@@ -54,6 +56,7 @@ def run_grid_spec(
         progress=progress,
         scheduler=scheduler,
         data_dir=data_dir,
+        stack=stack,
     )
     training = spec.resolved_training
     corruption = training.corruption

@@ -47,7 +47,7 @@ from emma_lab.experiments.comparison import (
     seed_values,
     seeded_model,
     train_base_model,
-    train_variant,
+    train_variants,
 )
 from emma_lab.experiments.protocol import SeedData, score
 from emma_lab.grid.lifeline import die_with_parent, watch_parent
@@ -115,12 +115,14 @@ class GridJob:
 
     ``spec`` is the validated spec as plain values; each worker validates it once.
     ``data_dir`` is where Dask workers load the data from the spec (`emma_lab.grid.dask`;
-    ``None``: their own default); the local pool is handed ``data`` itself.
+    ``None``: their own default); the local pool is handed ``data`` itself. ``stack``: the
+    configurations of one selection job train as one stacked model.
     """
 
     spec: dict[str, Any]
     data: MultiModalData
     data_dir: str | None = None
+    stack: bool = True
 
 
 def fingerprint(spec: EmmaSpec, data: MultiModalData) -> str:
@@ -172,15 +174,40 @@ class GridTrainer:
 
     def select(self, point: GridPoint, seed: int) -> dict[str, Any]:
         """Train one configuration on ``seed`` and score it on validation data only."""
+        (record,) = self.select_many([point], seed)["records"]
+        return dict(record)
+
+    def select_many(self, points: list[GridPoint], seed: int) -> dict[str, Any]:
+        """Train ``points`` on ``seed`` (stacked where they can, `GridJob.stack`) and score
+        each on validation data only: a ``batch`` of one ``select`` record per point."""
         start, cpu = time.perf_counter(), time.process_time()
         state = self._seed(seed)
-        item = train_variant(
-            point.variant(self.spec),
+        items = train_variants(
+            [point.variant(self.spec) for point in points],
             state.data,
             state.base.model,
             state.loss,
             estimators_from=state.fitted,
+            stack=self.job.stack,
         )
+        share = (
+            (time.perf_counter() - start) / len(points),
+            (time.process_time() - cpu) / len(points),
+        )
+        records = [
+            self._selection(point, seed, item, state, share)
+            for point, item in zip(points, items, strict=True)
+        ]
+        return {"kind": "batch", "records": records}
+
+    @staticmethod
+    def _selection(
+        point: GridPoint,
+        seed: int,
+        item: TrainedModel,
+        state: _SeedState,
+        share: tuple[float, float],
+    ) -> dict[str, Any]:
         parts = scores_by_part(item.model, state.data, "val", item.threshold)
         attention = item.model.attention
         return {
@@ -194,8 +221,8 @@ class GridTrainer:
             "threshold": item.threshold,
             "best_epoch": item.best_epoch,
             "capacity": float(attention.capacity().detach()) if attention is not None else None,
-            "seconds": time.perf_counter() - start,
-            "cpu_seconds": time.process_time() - cpu,
+            "seconds": share[0],
+            "cpu_seconds": share[1],
         }
 
     def rerun(self, seed: int, points: list[GridPoint]) -> dict[str, Any]:
@@ -209,6 +236,7 @@ class GridTrainer:
             variants=[p.variant(self.spec) for p in points],
             baselines=[],
             progress=False,
+            stack=self.job.stack,
         )
         outcome = run_seed(experiment, data)
         return {
@@ -222,9 +250,12 @@ class GridTrainer:
         }
 
     def run(self, task: tuple[Any, ...]) -> dict[str, Any]:
-        """``("select", point, seed)`` or ``("rerun", seed, points)``."""
+        """``("select", point, seed)``, ``("select_many", points, seed)`` or
+        ``("rerun", seed, points)``."""
         if task[0] == "select":
             return self.select(*task[1:])
+        if task[0] == "select_many":
+            return self.select_many(*task[1:])
         if task[0] == "rerun":
             return self.rerun(*task[1:])
         raise ValueError(f"unknown grid task {task[0]!r}; expected 'select' or 'rerun'.")
@@ -368,6 +399,21 @@ def top_comparisons(
     return out
 
 
+#: Most configurations one stacked selection job trains at once.
+STACK_LIMIT = 32
+
+
+def _selection_tasks(
+    pending: list[GridPoint], seed: int, workers: int, stack: bool
+) -> list[tuple[Any, ...]]:
+    """One task per configuration, or with ``stack`` about one per worker (each at most
+    `STACK_LIMIT` configurations), in grid order."""
+    if not stack or len(pending) < 2:
+        return [("select", point, seed) for point in pending]
+    size = min(STACK_LIMIT, -(-len(pending) // max(workers, 1)))
+    return [("select_many", pending[i : i + size], seed) for i in range(0, len(pending), size)]
+
+
 class _Progress:
     """Appends each finished record to the log and advances a progress bar."""
 
@@ -376,6 +422,10 @@ class _Progress:
         self.records: list[dict[str, Any]] = []
 
     def __call__(self, record: dict[str, Any]) -> None:
+        if record.get("kind") == "batch":  # a stacked selection job: one record per point
+            for each in record["records"]:
+                self(each)
+            return
         record = {**record, "fingerprint": self.fingerprint}
         self.log.append(record)
         self.records.append(record)
@@ -461,6 +511,7 @@ def run_grid(
     progress: bool = True,
     scheduler: str | None = None,
     data_dir: str | Path | None = None,
+    stack: bool = True,
 ) -> GridResult:
     """Select on validation, rerun the top configurations over seeds, score them on test.
 
@@ -471,6 +522,10 @@ def run_grid(
     ``scheduler`` runs the jobs on a Dask cluster instead of local processes
     (``tcp://host:port`` or ``local:N``; `emma_lab.grid.dask`): its workers load the data
     from the spec's data section with ``data_dir``, and ``workers`` is not used.
+
+    With ``stack`` the pending configurations are cut into one job per worker (at most
+    `STACK_LIMIT` each) that trains its configurations as one stacked model, with the same
+    records as one at a time; a job's records reach the log when it ends.
     """
     grid = grid or evaluation_of(spec).grid or GridSpec()
     points = grid_points(grid.rho, grid.lambda_e, grid.lambda_c)
@@ -478,7 +533,7 @@ def run_grid(
     where = None  # the data directory, for Dask workers only
     if scheduler is not None and data_dir is not None:
         where = str(Path(data_dir).expanduser().absolute())
-    job = GridJob(spec.to_dict(), data, where)
+    job = GridJob(spec.to_dict(), data, where, stack)
     log = GridLog(Path(out_dir) / LOG_NAME)
     key = fingerprint(spec, data)
     previous = _read_log(log, key)
@@ -490,7 +545,8 @@ def run_grid(
     with _executor(job, workers or grid.workers, scheduler, key) as executor:
         with _bar(progress, len(points), len(pending), "grid configurations") as bar:
             done = _Progress(log, key, bar)
-            executor.run([("select", p, grid.selection_seed) for p in pending], done)
+            tasks = _selection_tasks(pending, grid.selection_seed, workers or grid.workers, stack)
+            executor.run(tasks, done)
         selected |= {r["key"]: r for r in done.records}
         ranking = rank_configurations([selected[p.key] for p in points])
         by_key = {p.key: p for p in points}

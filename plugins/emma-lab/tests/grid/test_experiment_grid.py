@@ -34,8 +34,12 @@ def _spec(**training: Any) -> Any:
     return tiny_spec(training=training, evaluation={"grid": GRID})
 
 
-def _run(out: Path, *, workers: int | None = None, **training: Any) -> GridResult:
-    return run_grid(_spec(**training), small_data(), out, workers=workers, progress=False)
+def _run(
+    out: Path, *, workers: int | None = None, stack: bool = True, **training: Any
+) -> GridResult:
+    return run_grid(
+        _spec(**training), small_data(), out, workers=workers, progress=False, stack=stack
+    )
 
 
 def _validation_view(result: GridResult) -> pd.DataFrame:
@@ -92,14 +96,33 @@ def test_reruns_pair_top_configs_with_without(reference: tuple[GridResult, Path]
 
 def _count_trainings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     trained: list[str] = []
-    original = grid_module.train_variant
+    original = grid_module.train_variants
 
     def counting(*args: Any, **kwargs: Any) -> Any:
-        trained.append(args[0].name)
+        trained.extend(variant.name for variant in args[0])
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(grid_module, "train_variant", counting)
+    monkeypatch.setattr(grid_module, "train_variants", counting)
     return trained
+
+
+def test_stacked_selection_ranks_as_one_at_a_time(
+    reference: tuple[GridResult, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stacked_result, _ = reference  # trained stacked, the default
+    groups: list[int] = []
+    original = grid_module.train_variants
+
+    def spy(variants: Any, *args: Any, **kwargs: Any) -> Any:
+        groups.append(len(variants) if kwargs.get("stack", True) else 1)
+        return original(variants, *args, **kwargs)
+
+    monkeypatch.setattr(grid_module, "train_variants", spy)
+    alone = _run(tmp_path, stack=False)
+    assert groups == [1, 1, 1, 1]  # every configuration trained alone
+    pd.testing.assert_frame_equal(
+        _validation_view(alone), _validation_view(stacked_result), atol=1e-6, rtol=0
+    )
 
 
 def test_resume_trains_only_the_missing_configurations(

@@ -22,12 +22,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "variants) over the spec's seeds, evaluate them on clean and one-mode-noisy test "
         "data, and write results.csv, results.json, figures and report.md to the output directory. "
         "The directory is locked while the run writes and described by run.json; one that "
-        "holds another spec's outputs needs --overwrite. There is no --resume: a rerun trains "
-        "every seed again. Every model trains and is scored on --device (default: the spec's "
-        "training.device).",
+        "holds another spec's outputs needs --overwrite. Every seed's models are kept in "
+        "DIR/checkpoints, so --resume continues a killed run at its first unfinished seed. "
+        "Every model trains and is scored on --device (default: the spec's training.device).",
     )
     add_spec_run_arguments(parser, "emma-runs/<spec name>")
-    add_output_arguments(parser)
+    add_output_arguments(parser, resume="load the seeds it finished, train the others")
     parser.add_argument(
         "--seeds", type=int, default=None, metavar="N", help="use only the spec's first N seeds"
     )
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             seeds=seeds,
             progress=not args.no_progress,
             stack=not args.no_stack,
+            resume=bool(getattr(args, "resume", False)),
         )
     summary = result.summary()
     full = summary[summary.evaluation == "full_test"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -461,21 +461,40 @@ def _comparisons(scores: pd.DataFrame, variants: list[Variant]) -> list[PairedCo
     return out
 
 
+class SeedKeeper(Protocol):
+    """Where a run keeps its finished seeds (`emma_lab.experiments.seeds.SeedStore`)."""
+
+    def load(self, seed: int) -> SeedOutcome | None: ...
+
+    def save(self, seed: int, outcome: SeedOutcome) -> None: ...
+
+
 def run_table(
-    experiment: Experiment, data: MultiModalData, on_seed: SeedCallback | None = None
+    experiment: Experiment,
+    data: MultiModalData,
+    on_seed: SeedCallback | None = None,
+    *,
+    keeper: SeedKeeper | None = None,
 ) -> TableResult:
     """Experiment 1 over ``experiment.seeds``: returns scores, diagnostics and paired
     verdicts. Baselines are scored, not compared.
 
     ``on_seed(seed_data, outcome)`` is called after each seed with its trained models, so
-    further analyses (attention versus noise, total energy, ...) reuse them.
+    further analyses (attention versus noise, total energy, ...) reuse them. A ``keeper``
+    saves every finished seed and gives back those an earlier run finished (resume).
     """
     scores: list[dict[str, Any]] = []
     diagnostics: list[dict[str, Any]] = []
     bar = tqdm(list(experiment.seeds), desc="seeds", disable=not experiment.progress)
     for seed in bar:
         seed_data = experiment.prepare(data, seed)
-        outcome = run_seed(experiment, seed_data)
+        outcome = keeper.load(seed) if keeper is not None else None
+        if outcome is None:
+            outcome = run_seed(experiment, seed_data)
+            if keeper is not None:
+                keeper.save(seed, outcome)
+        else:
+            outcome.models = {k: m.to(seed_data.device) for k, m in outcome.models.items()}
         scores += outcome.scores
         diagnostics += outcome.diagnostics
         if on_seed is not None:

@@ -10,19 +10,15 @@ from typing import Any
 from emma_lab.analyses import Analysis, fan_out, standard_analyses
 from emma_lab.experiments.comparison import (
     Experiment,
-    SeedCallback,
-    SeedOutcome,
     TableResult,
     run_table,
 )
-from emma_lab.experiments.protocol import SeedData
+from emma_lab.experiments.seeds import CHECKPOINTS_DIR, SeedStore
 from emma_lab.experiments.sweeps import CorruptionSweep
 from emma_lab.report.atomic import write_atomic
 from emma_lab.report.table_report import write_table_outputs
 from emma_lab.spec import EMMA, evaluation_of
-from emma_plugins.assembly.checkpoint import save
 from emma_plugins.deploy.data import load_spec_data, select_modes
-from emma_plugins.rundir import inside
 from emma_plugins.sources import MultiModalData
 from emma_plugins.spec import EmmaSpec
 from emma_plugins.training.settings import describe_corruption
@@ -38,25 +34,6 @@ def write_json(path: Path, payload: Any) -> Path:
     )
 
 
-CHECKPOINTS_DIR = "checkpoints"
-
-
-def checkpoint_first_seed(directory: Path) -> SeedCallback:
-    """Save every trained model of the first seed as a loadable checkpoint
-    (``<directory>/seed<k>-<model>``), so a run leaves its models behind, not only scores.
-    Model names come from the spec: a folder that would leave ``directory`` is refused."""
-    done: list[int] = []
-
-    def save_models(data: SeedData, outcome: SeedOutcome) -> None:
-        if done:
-            return
-        for name, model in outcome.models.items():
-            save(model, inside(directory, f"seed{data.seed}-{name}"))
-        done.append(data.seed)
-
-    return save_models
-
-
 def run_table_experiment(
     experiment: Experiment,
     data: MultiModalData,
@@ -64,12 +41,15 @@ def run_table_experiment(
     *,
     title: str = "Robustness to one failing mode",
     analyses: bool | Sequence[Analysis] = True,
+    resume: bool = False,
 ) -> tuple[TableResult, dict[str, Path]]:
     """Experiment 1: run it and write results, figures, report and resolved spec.
 
     ``analyses`` (``True``: `standard_analyses`; or a list of collectors) run on each seed's
     trained models; their CSV files and figures go to ``out_dir/analyses`` and their
-    sections are appended to the report.
+    sections are appended to the report. Every seed's models are kept in
+    ``out_dir/checkpoints`` (`SeedStore`); with ``resume`` the seeds an earlier run
+    finished are loaded from there instead of trained.
     """
     spec = experiment.spec
     data = select_modes(data, spec)
@@ -82,7 +62,8 @@ def run_table_experiment(
     result = run_table(
         experiment,
         data,
-        on_seed=fan_out([*collectors, checkpoint_first_seed(out / CHECKPOINTS_DIR)]),
+        on_seed=fan_out(collectors),
+        keeper=SeedStore(out / CHECKPOINTS_DIR, resume=resume),
     )
     paths: dict[str, Path] = {}
     for collector in collectors:
@@ -135,12 +116,14 @@ def run_spec(
     seeds: list[int] | None = None,
     progress: bool = True,
     stack: bool = True,
+    resume: bool = False,
 ) -> tuple[TableResult, dict[str, Path]]:
     """Everything a spec asks for, written to ``out_dir`` (what ``emma run`` does);
-    ``stack=False`` trains a seed's models with EMMA one at a time."""
+    ``stack=False`` trains a seed's models with EMMA one at a time; ``resume`` loads the
+    seeds an earlier run into ``out_dir`` finished."""
     experiment = Experiment.from_spec(spec, seeds=seeds, progress=progress, stack=stack)
     data = load_spec_data(spec, data_dir)
     with torch_threads(spec.resolved_training.threads):
         return run_table_experiment(
-            experiment, data, out_dir, analyses=evaluation_of(spec).analyses
+            experiment, data, out_dir, analyses=evaluation_of(spec).analyses, resume=resume
         )

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from emma_lab.experiments import runner as runner_module
+from emma_lab.experiments import seeds as seeds_module
 from emma_lab.robustness.report import write_dataset
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,13 +32,14 @@ def test_checkpoint_folders_stay_inside_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     saved: list[Path] = []
-    monkeypatch.setattr(runner_module, "save", lambda model, path: saved.append(Path(path)))
+    monkeypatch.setattr(seeds_module, "save", lambda model, path: saved.append(Path(path)))
     directory = tmp_path / "run" / "checkpoints"
-    callback = runner_module.checkpoint_first_seed(directory)
-    data: Any = SimpleNamespace(seed=0)
-    outcome: Any = SimpleNamespace(models={name: object()})
+    store = seeds_module.SeedStore(directory)
+    outcome: Any = SimpleNamespace(
+        models={name: object()}, scores=[], diagnostics=[], thresholds={}
+    )
     try:
-        callback(data, outcome)
+        store.save(0, outcome)
     except OutputDirError as exc:
         assert "refusing the path" in str(exc)
         assert saved == []

@@ -1,0 +1,66 @@
+"""Every seed of ``emma run`` kept on disk, so a killed run resumes at the seed it stopped in.
+
+After a seed has trained, each of its models is saved as a loadable checkpoint
+(``checkpoints/seed<k>-<model>``) and then its outcome (score rows, diagnostics, thresholds
+and the model names) as ``checkpoints/seed<k>.json``, written atomically and last: that
+file marks the seed done. ``emma run --resume`` loads a done seed instead of training it
+again and hands the loaded models to the analyses as if they had just trained, so a
+resumed run writes the same results as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from emma_lab.experiments.comparison import SeedOutcome
+from emma_plugins.assembly.checkpoint import load, save
+from emma_plugins.atomic import write_atomic
+from emma_plugins.core.errors import CheckpointError
+from emma_plugins.rundir import inside
+
+CHECKPOINTS_DIR = "checkpoints"
+
+
+class SeedStore:
+    """A run's seeds under ``directory`` (``DIR/checkpoints``)."""
+
+    def __init__(self, directory: str | Path, *, resume: bool = False) -> None:
+        self.root, self.resume = Path(directory), resume
+
+    def _outcome_file(self, seed: int) -> Path:
+        return inside(self.root, f"seed{seed}.json")
+
+    def load(self, seed: int) -> SeedOutcome | None:
+        """The outcome of a seed done by an earlier run (with ``resume``), else None."""
+        record = self._outcome_file(seed)
+        if not (self.resume and record.is_file()):
+            return None
+        try:
+            done = json.loads(record.read_text())
+            models = {
+                name: load(inside(self.root, f"seed{seed}-{name}")) for name in done["models"]
+            }
+            return SeedOutcome(done["scores"], done["diagnostics"], models, done["thresholds"])
+        except (OSError, ValueError, KeyError, CheckpointError) as exc:
+            raise CheckpointError(
+                f"{record}: seed {seed} of the earlier run cannot be loaded ({exc}); run "
+                "again without --resume (or with --overwrite) to train it anew."
+            ) from exc
+
+    def save(self, seed: int, outcome: SeedOutcome) -> None:
+        """Every model of the seed, then its outcome (the marker that the seed is done)."""
+        for name, model in outcome.models.items():
+            save(model, inside(self.root, f"seed{seed}-{name}"))
+        payload = {
+            "seed": seed,
+            "models": list(outcome.models),
+            "scores": outcome.scores,
+            "diagnostics": outcome.diagnostics,
+            "thresholds": outcome.thresholds,
+        }
+        text = json.dumps(payload, indent=1, default=float)
+        write_atomic(self._outcome_file(seed), lambda handle: handle.write(text.encode()))
+
+
+__all__ = ["CHECKPOINTS_DIR", "SeedStore"]

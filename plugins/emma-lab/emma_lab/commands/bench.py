@@ -33,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "compare EMMA with it per condition, paired over seeds. Writes tables (CSV and "
         "Markdown), curves, results.json and report.md. The output directory is locked while "
         "the benchmark writes and described by run.json; one that holds another benchmark's "
-        "outputs needs --overwrite. There is no --resume: a rerun trains every seed again. "
+        "outputs needs --overwrite. Each bench logs its finished seeds in <bench>/seeds.jsonl; "
+        "--resume trains only the seeds it lacks. "
         "Every method trains and is scored on --device (default: each bench spec's "
         "training.device).",
     )
@@ -65,7 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     robustness.add_argument(
         "--data-dir", default=None, help="data directory (default: $EMMA_DATA_DIR, else the cache)"
     )
-    add_output_arguments(robustness)
+    add_output_arguments(robustness, resume="train only the seeds its seeds.jsonl logs lack")
     add_device_option(robustness)
     add_stack_option(robustness)
     robustness.add_argument("--list", action="store_true", help="list the bench files and exit")
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             device=args.device,
             stack=not args.no_stack,
+            resume=bool(getattr(args, "resume", False)),
         )
     for result in results:
         mine = [c for c in result.comparisons if c.a == result.emma_methods[0]]

@@ -51,7 +51,7 @@ from emma_lab.experiments.comparison import (
 )
 from emma_lab.experiments.protocol import SeedData, score
 from emma_lab.grid.lifeline import die_with_parent, watch_parent
-from emma_lab.grid.log import GridLog
+from emma_lab.joblog import JobLog
 from emma_lab.metrics.stats import PairedComparison, compare
 from emma_lab.spec import (
     EMMA,
@@ -417,7 +417,7 @@ def _selection_tasks(
 class _Progress:
     """Appends each finished record to the log and advances a progress bar."""
 
-    def __init__(self, log: GridLog, fingerprint: str, bar: Any) -> None:
+    def __init__(self, log: JobLog, fingerprint: str, bar: Any) -> None:
         self.log, self.fingerprint, self.bar = log, fingerprint, bar
         self.records: list[dict[str, Any]] = []
 
@@ -478,7 +478,7 @@ def record_problem(record: dict[str, Any]) -> str | None:
     return None
 
 
-def _read_log(log: GridLog, fingerprint: str) -> list[dict[str, Any]]:
+def _read_log(log: JobLog, fingerprint: str) -> list[dict[str, Any]]:
     records = log.read(check=record_problem)
     foreign = [r for r in records if r.get("fingerprint") != fingerprint]
     if foreign:
@@ -534,7 +534,7 @@ def run_grid(
     if scheduler is not None and data_dir is not None:
         where = str(Path(data_dir).expanduser().absolute())
     job = GridJob(spec.to_dict(), data, where, stack)
-    log = GridLog(Path(out_dir) / LOG_NAME)
+    log = JobLog(Path(out_dir) / LOG_NAME)
     key = fingerprint(spec, data)
     previous = _read_log(log, key)
 

@@ -3,6 +3,8 @@ the best peer on validation, compare EMMA with it."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +17,14 @@ from tqdm.auto import tqdm
 
 from emma_lab.experiments.comparison import Experiment
 from emma_lab.experiments.protocol import SeedData
+from emma_lab.joblog import JobLog
 from emma_lab.metrics.stats import PairedComparison
 from emma_lab.robustness.methods import MethodTrainer, method_infos
 from emma_lab.robustness.metrics import robustness_frame, score_methods
 from emma_lab.robustness.protocol import build_conditions, condition_names
 from emma_lab.robustness.selection import choose_best_peer, compare_with_peer, validation_rows
 from emma_lab.robustness.suite import BenchSpec
+from emma_plugins.core.errors import EmmaError
 from emma_plugins.deploy.data import load_spec_data, select_modes
 from emma_plugins.sources import MultiModalData
 from emma_plugins.training.threads import torch_threads
@@ -117,21 +121,58 @@ def run_benchmark(
     progress: bool = True,
     threads: int = 1,
     stack: bool = True,
+    log: str | Path | None = None,
 ) -> BenchResult:
-    """The whole benchmark of one data set (already loaded, arranged as the spec's modes)."""
+    """The whole benchmark of one data set (already loaded, arranged as the spec's modes).
+
+    With ``log`` (a ``seeds.jsonl``) every finished seed's records are appended there, and
+    seeds already in it with the same bench settings are not trained again (resume)."""
     trainer = MethodTrainer(bench, stack=stack)
     experiment = Experiment.from_spec(
         trainer.spec, seeds=seeds, include_emma=False, variants=[], baselines=[]
     )
+    journal = None if log is None else JobLog(log)
+    key = _fingerprint(bench, data)
+    done = {} if journal is None else _finished_seeds(journal, key)
     validation: list[dict[str, Any]] = []
     scores: list[dict[str, Any]] = []
     with torch_threads(threads):
         for seed in tqdm(list(seeds), desc=f"{bench.name} seeds", disable=not progress):
-            seed_data = experiment.prepare(data, seed)
-            records = run_seed(trainer, seed_data)
-            validation += records.validation
-            scores += records.scores
+            if seed not in done:
+                records = run_seed(trainer, experiment.prepare(data, seed))
+                done[seed] = {"validation": records.validation, "scores": records.scores}
+                if journal is not None:
+                    journal.append({"seed": seed, "fingerprint": key, **done[seed]})
+            validation += done[seed]["validation"]
+            scores += done[seed]["scores"]
     return summarise(bench, data, seeds, pd.DataFrame(validation), pd.DataFrame(scores))
+
+
+def _fingerprint(bench: BenchSpec, data: MultiModalData) -> str:
+    """The settings a seed's records depend on: the bench and the data's rows and columns."""
+    payload = json.dumps(
+        [
+            bench.model_dump(mode="json"),
+            data.name,
+            len(data),
+            list(map(str, data.features.columns)),
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _finished_seeds(journal: JobLog, key: str) -> dict[int, dict[str, Any]]:
+    """The seeds the log holds for these settings; records of other settings are refused."""
+    records = journal.read()
+    foreign = [r for r in records if r.get("fingerprint") != key]
+    if foreign:
+        raise EmmaError(
+            f"{journal.path} holds {len(foreign)} seed(s) of other bench settings, so this "
+            "bench cannot resume from it; use --overwrite or another output directory."
+        )
+    return {int(r["seed"]): {"validation": r["validation"], "scores": r["scores"]} for r in records}
 
 
 def summarise(

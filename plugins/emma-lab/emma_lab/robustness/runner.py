@@ -10,6 +10,10 @@ from typing import Any
 from emma_lab.robustness.report import write_report
 from emma_lab.robustness.run import BenchResult, load_bench_data, run_benchmark
 from emma_lab.robustness.suite import BenchSpec, resolve_benches
+from emma_plugins.rundir import inside
+
+#: Each bench's log of finished seeds, in its folder of the output directory.
+SEEDS_LOG = "seeds.jsonl"
 
 
 def run_suite(
@@ -22,13 +26,16 @@ def run_suite(
     progress: bool = True,
     device: str | None = None,
     stack: bool = True,
+    resume: bool = False,
 ) -> tuple[list[BenchResult], dict[str, Path]]:
     """Run each bench (its short version with ``quick``) over ``seeds`` seeds (default:
     the bench's own count) and write tables, curves, ``report.md`` and ``results.json``.
 
     ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``; default: each bench
     spec's ``training.device``) is where the models train and are scored; ``stack=False``
-    trains a seed's EMMA methods one at a time instead of stacked."""
+    trains a seed's EMMA methods one at a time instead of stacked. Every finished seed is
+    logged in ``<out_dir>/<bench>/seeds.jsonl``; with ``resume`` the seeds already there
+    are not trained again (without it the log starts afresh)."""
     results = []
     for bench in benches:
         chosen = bench.with_device(device)
@@ -36,7 +43,12 @@ def run_suite(
         max_samples = chosen.quick.max_samples if quick else None
         data = load_bench_data(chosen, data_dir, max_samples=max_samples)
         count = seeds if seeds is not None else chosen.protocol.seeds
-        results.append(run_benchmark(chosen, data, range(count), progress=progress, stack=stack))
+        log = inside(out_dir, chosen.name, SEEDS_LOG)
+        if not resume:
+            log.unlink(missing_ok=True)
+        results.append(
+            run_benchmark(chosen, data, range(count), progress=progress, stack=stack, log=log)
+        )
     setup: dict[str, Any] = {
         "version": "short (--quick): fewer seeds and epochs, a subset of the rows"
         if quick

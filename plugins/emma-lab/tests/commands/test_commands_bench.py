@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -108,3 +109,30 @@ def test_bench_lists_files_and_reports_unknown_data_sets(
     assert "--out" in capsys.readouterr().err
     assert main(["bench", "report", str(tmp_path)]) == 2
     assert "results.json not found" in capsys.readouterr().err
+
+
+def test_a_resumed_bench_trains_only_the_seeds_its_log_lacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emma_lab.robustness import run as run_module
+    from emma_lab.robustness.runner import run_named
+
+    whole, _ = run_named(["breast_cancer"], tmp_path / "whole", quick=True, progress=False)
+    log = tmp_path / "whole" / "breast_cancer" / "seeds.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    assert len(lines) == 2  # the quick version's two seeds
+    (tmp_path / "cut" / "breast_cancer").mkdir(parents=True)
+    (tmp_path / "cut" / "breast_cancer" / "seeds.jsonl").write_text(lines[0])
+    trained: list[int] = []
+    original = run_module.run_seed
+
+    def counting(trainer: Any, data: Any) -> Any:
+        trained.append(data.seed)
+        return original(trainer, data)
+
+    monkeypatch.setattr(run_module, "run_seed", counting)
+    resumed, _ = run_named(
+        ["breast_cancer"], tmp_path / "cut", quick=True, progress=False, resume=True
+    )
+    assert trained == [1]
+    pd.testing.assert_frame_equal(resumed[0].scores, whole[0].scores)

@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from emma_lab.grid.log import GridLog
 from emma_lab.grid.search import record_problem
+from emma_lab.joblog import JobLog
 
 from emma_plugins.core.errors import EmmaError
 
 
 def test_appended_records_read_back_in_order(tmp_path: Path) -> None:
-    log = GridLog(tmp_path / "sub" / "grid.jsonl")
+    log = JobLog(tmp_path / "sub" / "grid.jsonl")
     assert log.read() == []
     log.append({"key": "a", "value": 1.5})
     log.append({"key": "b", "nested": {"z": 1, "a": [1, 2]}})
@@ -24,7 +24,7 @@ def test_appended_records_read_back_in_order(tmp_path: Path) -> None:
 def test_a_cut_last_line_is_dropped_and_trimmed(tmp_path: Path) -> None:
     path = tmp_path / "grid.jsonl"
     path.write_text(json.dumps({"key": "a"}) + "\n" + '{"key": "b", "val')
-    log = GridLog(path)
+    log = JobLog(path)
     assert log.read() == [{"key": "a"}]
     log.append({"key": "c"})
     assert log.read() == [{"key": "a"}, {"key": "c"}]
@@ -33,7 +33,7 @@ def test_a_cut_last_line_is_dropped_and_trimmed(tmp_path: Path) -> None:
 def test_a_complete_last_line_without_newline_is_kept(tmp_path: Path) -> None:
     path = tmp_path / "grid.jsonl"
     path.write_text(json.dumps({"key": "a"}))
-    log = GridLog(path)
+    log = JobLog(path)
     assert log.read() == [{"key": "a"}]
     log.append({"key": "b"})
     assert log.read() == [{"key": "a"}, {"key": "b"}]
@@ -43,16 +43,16 @@ def test_damage_before_the_last_line_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "grid.jsonl"
     path.write_text('{"key": "a"}\nnot json\n{"key": "b"}\n')
     with pytest.raises(EmmaError, match="line 2"):
-        GridLog(path).read()
+        JobLog(path).read()
     path.write_text("[1, 2]\n")
     with pytest.raises(EmmaError, match="not a JSON object"):
-        GridLog(path).read()
+        JobLog(path).read()
 
 
 def test_a_folder_in_place_of_the_log_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "grid.jsonl"
     path.mkdir()
-    for action in (GridLog(path).read, lambda: GridLog(path).append({"key": "a"})):
+    for action in (JobLog(path).read, lambda: JobLog(path).append({"key": "a"})):
         with pytest.raises(EmmaError, match=r"grid\.jsonl is not a file"):
             action()
 
@@ -61,7 +61,7 @@ def test_bytes_that_are_not_utf8_before_the_last_line_are_an_error(tmp_path: Pat
     path = tmp_path / "grid.jsonl"
     path.write_bytes(b'{"key": "a"}\n\xff\xfe\n{"key": "b"}\n')
     with pytest.raises(EmmaError, match="line 2"):
-        GridLog(path).read()
+        JobLog(path).read()
 
 
 SELECT = {
@@ -108,7 +108,7 @@ def test_records_of_the_wrong_type_name_the_file_and_line(
     path.write_text("\n".join(json.dumps(r) for r in (SELECT, RERUN, record)) + "\n")
     assert record_problem(SELECT) is None and record_problem(RERUN) is None
     with pytest.raises(EmmaError) as caught:
-        GridLog(path).read(check=record_problem)
+        JobLog(path).read(check=record_problem)
     assert str(caught.value).startswith(f"{path}: line 3: {message}")
 
 
@@ -120,7 +120,7 @@ def test_a_full_disk_names_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
-    log = GridLog(tmp_path / "grid.jsonl")
+    log = JobLog(tmp_path / "grid.jsonl")
     with pytest.raises(OSError) as caught:
         log.append({"key": "a"})
     assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(log.path)

@@ -1,4 +1,5 @@
-"""The grid's append-only JSON-lines log: one finished job per line, so a run can resume.
+"""An append-only JSON-lines log: one finished job per line (a grid configuration, a bench
+seed), so a run can resume.
 
 Each line is flushed and fsynced as soon as its job finishes. After a crash the last line
 may be cut short; reading drops it (and trims it from the file, so the next append starts
@@ -17,8 +18,9 @@ from typing import Any
 from emma_plugins.core.errors import EmmaError
 
 
-class GridLog:
-    """Finished grid jobs in ``path`` (``grid.jsonl``), one JSON object per line."""
+class JobLog:
+    """Finished jobs in ``path`` (``grid.jsonl``, a bench's ``seeds.jsonl``), one JSON object
+    per line."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

@@ -40,7 +40,7 @@ def run_grid_spec(
 
     ``grid`` replaces the spec's grid; ``workers`` replaces the grid's worker count.
     ``scheduler`` (``tcp://host:port`` or ``local:N``) runs the jobs on a Dask cluster,
-    whose workers load the data from the spec with ``data_dir`` (`emma_lab.grid.dask`).
+    whose workers load the data from the spec with ``data_dir`` (`emma_lab.cluster`).
     ``stack=False`` trains every configuration alone instead of stacked.
     """
     if workers is not None and workers < 1:

@@ -71,7 +71,7 @@ from emma_plugins.training.stages import fit_estimators
 from emma_plugins.training.threads import torch_threads
 
 if TYPE_CHECKING:
-    from emma_lab.grid.dask import DaskExecutor
+    from emma_lab.cluster import DaskExecutor
 
 #: How configurations are ranked (documented in the report and in docs/experiments.md).
 CRITERION = (
@@ -114,7 +114,7 @@ class GridJob:
     """What a worker needs to train any job; plain, picklable data (spawned processes).
 
     ``spec`` is the validated spec as plain values; each worker validates it once.
-    ``data_dir`` is where Dask workers load the data from the spec (`emma_lab.grid.dask`;
+    ``data_dir`` is where Dask workers load the data from the spec (`emma_lab.cluster`;
     ``None``: their own default); the local pool is handed ``data`` itself. ``stack``: the
     configurations of one selection job train as one stacked model.
     """
@@ -496,9 +496,10 @@ def _executor(
     """`GridExecutor`, or with a ``scheduler`` the Dask one (dask is imported only then)."""
     if scheduler is None:
         return GridExecutor(job, workers)
-    from emma_lab.grid.dask import DaskExecutor
+    from emma_lab.cluster import DaskExecutor
+    from emma_lab.workloads import GridWorkload
 
-    return DaskExecutor(job, scheduler, fingerprint=key)
+    return DaskExecutor(GridWorkload(job.spec, job.data_dir, key, job.stack), scheduler)
 
 
 def run_grid(
@@ -520,7 +521,7 @@ def run_grid(
     already there with the same settings are not trained again.
 
     ``scheduler`` runs the jobs on a Dask cluster instead of local processes
-    (``tcp://host:port`` or ``local:N``; `emma_lab.grid.dask`): its workers load the data
+    (``tcp://host:port`` or ``local:N``; `emma_lab.cluster`): its workers load the data
     from the spec's data section with ``data_dir``, and ``workers`` is not used.
 
     With ``stack`` the pending configurations are cut into one job per worker (at most

@@ -172,9 +172,9 @@ def _kill_after_first_record(grid: subprocess.Popen[str], out: Path) -> tuple[in
 
 def test_a_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
-    monkeypatch.delitem(sys.modules, "emma_lab.grid.dask", raising=False)
+    monkeypatch.delitem(sys.modules, "emma_lab.cluster", raising=False)
     with pytest.raises(ImportError, match=r"pip install 'emma-lab\[dask\]'") as caught:
-        importlib.import_module("emma_lab.grid.dask")
+        importlib.import_module("emma_lab.cluster")
     assert isinstance(caught.value, EmmaError)  # `emma grid` prints it as one line
 
 
@@ -197,7 +197,7 @@ def test_the_cli_checks_the_scheduler_option(capsys: pytest.CaptureFixture[str])
 
 @needs_dask
 def test_the_executor_needs_a_data_section_and_a_valid_address(tmp_path: Path) -> None:
-    from emma_lab.grid.dask import parse_scheduler
+    from emma_lab.cluster import parse_scheduler
     from emma_lab.grid.search import run_grid
 
     from emma_plugins.deploy.data import load_spec_data
@@ -229,7 +229,7 @@ def test_a_local_cluster_gives_the_in_process_numbers(reference: Path, tmp_path:
 def test_a_killed_worker_s_job_runs_again_elsewhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from emma_lab.grid.dask import DaskExecutor
+    from emma_lab.cluster import DaskExecutor
 
     killed: list[tuple[str, int, list[str]]] = []
     original = DaskExecutor.run
@@ -247,7 +247,8 @@ def test_a_killed_worker_s_job_runs_again_elsewhere(
         original(self, tasks, done)
 
     monkeypatch.setattr(DaskExecutor, "run", run_and_kill_a_worker)
-    run_grid_spec(_spec(epochs=20), tmp_path, scheduler="local:2", progress=False)
+    # one job per configuration (not stacked), so a worker still holds one after the first
+    run_grid_spec(_spec(epochs=20), tmp_path, scheduler="local:2", progress=False, stack=False)
     assert len(killed) == 1 and killed[0][2], f"no worker held a job when one was killed: {killed}"
     _, pid, _ = killed[0]
     assert _parent_of(pid) is None

@@ -1,23 +1,23 @@
-"""The grid on a Dask cluster (``emma grid --scheduler ADDRESS``).
+"""The lab's jobs on a Dask cluster (``--scheduler ADDRESS`` of ``emma grid``, ``emma run``
+and ``emma bench robustness``).
 
-`DaskExecutor` has `GridExecutor`'s interface: it runs grid tasks and hands each record to
-a callback in the calling process (the driver), in completion order, so the driver alone
-writes the results and the resumable log ``grid.jsonl``.
+`DaskExecutor` runs jobs and hands each record to a callback in the calling process (the
+driver), in completion order, so the driver alone writes results and resume logs.
 
-Workers never receive the data set with a job. The executor registers a `GridWorkerPlugin`
-(the spec as plain values, the data directory and the settings' fingerprint) on the
-cluster; on each worker the plugin loads the data itself from the spec's data section, on
-the first task it runs there, and keeps that worker's `GridTrainer` with its seed's splits,
-base model and fitted estimators. A job carries only its task tuple
-(``("select", point, seed)``, ``("select_many", points, seed)`` or
-``("rerun", seed, points)``).
+Workers never receive the data set with a job. The executor registers a `JobWorkerPlugin`
+carrying a `Workload` (plain values: the spec or bench, the data directory, the settings'
+fingerprint); on each worker the plugin builds the workload's runner on the first job it
+runs there, which loads the data itself from the spec's data section, and keeps it with
+its caches (a seed's splits, base model and fitted estimators). A job carries only its
+task tuple: for the grid ``("select", point, seed)``, ``("select_many", points, seed)`` or
+``("rerun", seed, points)``; for ``emma run`` and ``emma bench`` ``("seed", seed)``.
 
 A task whose worker dies is run again on another worker by the scheduler (up to
 ``distributed.scheduler.allowed-failures`` deaths, 3 by default); a task that raises is
 retried once (`RETRIES`).
 
-This module needs the ``dask`` extra (``pip install 'emma-lab[dask]'``); the grid imports it
-only when ``--scheduler`` is given.
+This module needs the ``dask`` extra (``pip install 'emma-lab[dask]'``); the commands
+import it only when ``--scheduler`` is given.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import signal
 import threading
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -47,13 +47,10 @@ try:
     from distributed import get_worker as _get_worker
 except ImportError as exc:  # pragma: no cover - exercised without the extra only
     raise DaskMissingError(
-        "--scheduler runs the grid on a Dask cluster and needs dask.distributed, which is "
+        "--scheduler runs the jobs on a Dask cluster and needs dask.distributed, which is "
         f"not installed ({exc}). Install the extra: pip install 'emma-lab[dask]'"
     ) from exc
 
-from emma_lab.grid.search import GridJob, GridTrainer, fingerprint  # noqa: E402
-from emma_plugins.deploy.data import load_spec_data, select_modes  # noqa: E402
-from emma_plugins.spec import parse_spec  # noqa: E402
 
 #: How often a task that raises is run again (a worker's death is not counted here: the
 #: scheduler reruns the task elsewhere, up to ``distributed.scheduler.allowed-failures``).
@@ -82,97 +79,88 @@ def parse_scheduler(address: str) -> int | str:
     )
 
 
-class GridWorkerPlugin(WorkerPlugin):
-    """Lives on every worker of the cluster: loads the data from the spec (on the first task
-    it runs, so the worker's event loop is never blocked by it) and keeps the worker's
-    `GridTrainer`, hence its seed's splits, base model and fitted estimators.
+class Runner(Protocol):
+    """A workload's worker-side half: runs one task tuple, returns a plain-data record."""
+
+    def run(self, task: tuple[Any, ...]) -> dict[str, Any]: ...
+
+
+class Workload(Protocol):
+    """What every worker of a job builds once: picklable plain values, plus `build`, which
+    runs on the worker (it loads the data from the spec there)."""
+
+    #: Identifies the spec, data and settings (the plugin's name is derived from it).
+    key: str
+
+    def build(self) -> Runner: ...
+
+
+class JobWorkerPlugin(WorkerPlugin):
+    """Lives on every worker of the cluster: builds the workload's runner on the first task
+    it runs there (so the worker's event loop is never blocked by loading data) and keeps it.
 
     Tasks run one at a time per worker (a lock), since training seeds torch's global
     generator: start workers with one thread each and one process per core.
 
-    ``private``: the workers belong to this grid's own LocalCluster, whose processes share
+    ``private``: the workers belong to the command's own LocalCluster, whose processes share
     the terminal's process group: they leave Ctrl-C to the driver, which closes them.
     """
 
-    idempotent = True  # the same name is the same spec, data and settings: keep its caches
+    idempotent = True  # the same name is the same workload: keep its caches
 
-    def __init__(
-        self,
-        spec: dict[str, Any],
-        data_dir: str | None,
-        fingerprint: str,
-        *,
-        private: bool = False,
-    ) -> None:
-        self.spec, self.data_dir, self.fingerprint = spec, data_dir, fingerprint
-        self.private = private
-        payload = json.dumps([spec, data_dir, fingerprint], sort_keys=True, default=str)
-        self.name = "emma-grid-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
-        self._trainer: GridTrainer | None = None
+    def __init__(self, workload: Workload, *, private: bool = False) -> None:
+        self.workload, self.private = workload, private
+        self.name = f"emma-{type(workload).__name__.lower()}-{workload.key}"
+        self._runner: Runner | None = None
         self._lock: threading.Lock | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_trainer": None, "_lock": None}
+        return {**self.__dict__, "_runner": None, "_lock": None}
 
     def setup(self, worker: Any) -> None:
-        self._trainer, self._lock = None, threading.Lock()
+        self._runner, self._lock = None, threading.Lock()
         if self.private and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def teardown(self, worker: Any) -> None:
-        self._trainer = None
-
-    def trainer(self) -> GridTrainer:
-        """This worker's trainer; the data is loaded from the spec on first use."""
-        if self._trainer is None:
-            spec = parse_spec(self.spec)
-            data = select_modes(load_spec_data(spec, self.data_dir), spec)
-            found = fingerprint(spec, data)
-            if found != self.fingerprint:
-                raise EmmaError(
-                    f"a Dask worker loaded the data set {data.name!r} ({len(data)} samples) "
-                    f"from the spec with data directory {self.data_dir or '(its default)'}, and "
-                    "it differs from the driver's: the grid's records would not match. Give "
-                    "the workers the same data (--data-dir on a shared file system)."
-                )
-            self._trainer = GridTrainer(GridJob(self.spec, data, self.data_dir))
-        return self._trainer
+        self._runner = None
 
     def run(self, task: tuple[Any, ...]) -> dict[str, Any]:
         if self._lock is None:  # pragma: no cover - setup always runs first
             self._lock = threading.Lock()
         with self._lock:
             torch.set_num_threads(1)
-            return self.trainer().run(task)
+            if self._runner is None:
+                self._runner = self.workload.build()
+            return self._runner.run(task)
 
 
 def run_task(plugin_name: str, task: tuple[Any, ...]) -> dict[str, Any]:
-    """One grid task on a Dask worker, with the worker's `GridWorkerPlugin`."""
+    """One task on a Dask worker, with the worker's `JobWorkerPlugin`."""
     plugin = _get_worker().plugins.get(plugin_name)
-    if not isinstance(plugin, GridWorkerPlugin):
-        raise EmmaError(f"this Dask worker lacks the grid's plugin {plugin_name!r}.")
+    if not isinstance(plugin, JobWorkerPlugin):
+        raise EmmaError(f"this Dask worker lacks the job's plugin {plugin_name!r}.")
     return plugin.run(task)
 
 
+def key_of(*values: Any) -> str:
+    """A short fingerprint of plain values (a workload's `key`)."""
+    payload = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
 class DaskExecutor:
-    """Runs grid tasks on a Dask cluster and hands each record to a callback in this
-    process, in completion order (`GridExecutor`'s interface).
+    """Runs a workload's tasks on a Dask cluster and hands each record to a callback in this
+    process, in completion order (the grid's `GridExecutor` interface).
 
     ``address`` is a running scheduler (``tcp://host:port``) or ``local:N``: a LocalCluster
     of N worker processes with one thread each, started here and closed on exit.
     """
 
-    def __init__(self, job: GridJob, address: str, *, fingerprint: str) -> None:
-        if not job.spec.get("data"):
-            raise EmmaError(
-                "--scheduler: Dask workers load the data from the spec's data section, and "
-                "this spec has none (add e.g. data: {dataset: {kind: breast_cancer}})."
-            )
-        self.job, self.address = job, address
+    def __init__(self, workload: Workload, address: str) -> None:
+        self.address = address
         self.target = parse_scheduler(address)
-        self.plugin = GridWorkerPlugin(
-            job.spec, job.data_dir, fingerprint, private=isinstance(self.target, int)
-        )
+        self.plugin = JobWorkerPlugin(workload, private=isinstance(self.target, int))
         self.cluster: Any = None
         self.client: Any = None
 
@@ -226,7 +214,7 @@ class DaskExecutor:
                     run_task,
                     self.plugin.name,
                     task,
-                    key=f"emma-grid-{task[0]}-{batch}-{number}",
+                    key=f"emma-{task[0]}-{batch}-{number}",
                     pure=False,
                     retries=RETRIES,
                 )
@@ -244,8 +232,8 @@ class DaskExecutor:
         except KilledWorker as exc:
             self.client.cancel(list(pending.values()))
             raise EmmaError(
-                f"{exc} Out of memory? The finished grid tasks are in grid.jsonl: run the "
-                "same command again to resume."
+                f"{exc} Out of memory? The finished tasks are logged in the output directory: "
+                "run the same command again with --resume to continue."
             ) from exc
         except BaseException:
             self.client.cancel(list(pending.values()))

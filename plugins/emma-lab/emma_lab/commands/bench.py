@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from emma_lab.commands.scheduler import add_scheduler_option
 from emma_lab.robustness.suite import (
     BENCH_DIR_ENV,
     DEFAULT_DATASETS,
@@ -69,6 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_output_arguments(robustness, resume="train only the seeds its seeds.jsonl logs lack")
     add_device_option(robustness)
     add_stack_option(robustness)
+    add_scheduler_option(robustness, "seeds", "the report and each bench's seeds.jsonl")
     robustness.add_argument("--list", action="store_true", help="list the bench files and exit")
     robustness.add_argument("--no-progress", action="store_true", help="hide progress bars")
     robustness.set_defaults(handler=run)
@@ -144,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             stack=not args.no_stack,
             resume=bool(getattr(args, "resume", False)),
+            scheduler=args.scheduler,
         )
     for result in results:
         mine = [c for c in result.comparisons if c.a == result.emma_methods[0]]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
+from emma_lab.commands.scheduler import add_scheduler_option
 from emma_lab.spec import MAX_WORKERS
 from emma_plugins.commands.arguments import add_spec_run_arguments, add_stack_option
 from emma_plugins.commands.output import add_output_arguments, output_directory
@@ -17,18 +17,6 @@ def _workers(text: str) -> int:
     if not 1 <= value <= MAX_WORKERS:
         raise argparse.ArgumentTypeError(f"must be 1 to {MAX_WORKERS}, got {value}")
     return value
-
-
-def _scheduler(text: str) -> str:
-    """``--scheduler``: ``local:N`` (N at least 1) or ``PROTOCOL://host:port``."""
-    local = re.fullmatch(r"local:(\d+)", text)
-    if (local is not None and int(local.group(1)) >= 1) or re.fullmatch(
-        r"[a-z][a-z0-9+.-]*://\S+", text
-    ):
-        return text
-    raise argparse.ArgumentTypeError(
-        f"expected tcp://host:port (a running Dask scheduler) or local:N, got {text!r}"
-    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -54,18 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help=f"worker processes, 1 to {MAX_WORKERS} (default: the spec's, 2)",
     )
-    where.add_argument(
-        "--scheduler",
-        type=_scheduler,
-        default=None,
-        metavar="ADDRESS",
-        help="run the jobs on a Dask cluster instead: tcp://host:port of a running "
-        "scheduler (`dask scheduler`, workers started with `dask worker ADDRESS --nthreads "
-        "1`), or local:N for a local cluster of N worker processes started and stopped here. "
-        "Workers load the data from the spec's data section (with --data-dir, else their "
-        "own EMMA_DATA_DIR); this process alone writes the results and DIR/grid.jsonl. "
-        "Needs the extra: pip install 'emma-lab[dask]'",
-    )
+    add_scheduler_option(where, "jobs", "DIR/grid.jsonl")
     add_stack_option(parser)
     parser.set_defaults(handler=run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from emma_lab.commands.scheduler import add_scheduler_option
 from emma_plugins.commands.arguments import (
     add_device_option,
     add_spec_run_arguments,
@@ -33,6 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     add_device_option(parser)
     add_stack_option(parser)
+    add_scheduler_option(parser, "seeds", "the report")
     parser.set_defaults(handler=run)
 
 
@@ -58,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             stack=not args.no_stack,
             resume=bool(getattr(args, "resume", False)),
+            scheduler=args.scheduler,
         )
     summary = result.summary()
     full = summary[summary.evaluation == "full_test"]

@@ -469,30 +469,51 @@ class SeedKeeper(Protocol):
     def save(self, seed: int, outcome: SeedOutcome) -> None: ...
 
 
+#: Trains the given seeds elsewhere (a Dask cluster), handing each finished seed's outcome
+#: to the callback as it arrives: ``remote(seeds, collect)``.
+RemoteSeeds = Callable[[list[int], Callable[[int, SeedOutcome], None]], None]
+
+
 def run_table(
     experiment: Experiment,
     data: MultiModalData,
     on_seed: SeedCallback | None = None,
     *,
     keeper: SeedKeeper | None = None,
+    remote: RemoteSeeds | None = None,
 ) -> TableResult:
     """Experiment 1 over ``experiment.seeds``: returns scores, diagnostics and paired
     verdicts. Baselines are scored, not compared.
 
-    ``on_seed(seed_data, outcome)`` is called after each seed with its trained models, so
-    further analyses (attention versus noise, total energy, ...) reuse them. A ``keeper``
-    saves every finished seed and gives back those an earlier run finished (resume).
+    ``on_seed(seed_data, outcome)`` is called after each seed, in seed order, with its
+    trained models, so further analyses (attention versus noise, total energy, ...) reuse
+    them. A ``keeper`` saves every finished seed and gives back those an earlier run
+    finished (resume). ``remote`` trains the seeds still to do elsewhere first (each kept
+    as soon as it arrives); the rest train here.
     """
     scores: list[dict[str, Any]] = []
     diagnostics: list[dict[str, Any]] = []
+    finished: dict[int, SeedOutcome] = {}
+    for seed in experiment.seeds if keeper is not None else ():
+        loaded = keeper.load(seed) if keeper is not None else None
+        if loaded is not None:
+            finished[seed] = loaded
+
+    def collect(seed: int, outcome: SeedOutcome) -> None:
+        finished[seed] = outcome
+        if keeper is not None:
+            keeper.save(seed, outcome)
+
+    pending = [seed for seed in experiment.seeds if seed not in finished]
+    if remote is not None and pending:
+        remote(pending, collect)
     bar = tqdm(list(experiment.seeds), desc="seeds", disable=not experiment.progress)
     for seed in bar:
         seed_data = experiment.prepare(data, seed)
-        outcome = keeper.load(seed) if keeper is not None else None
+        outcome = finished.get(seed)
         if outcome is None:
             outcome = run_seed(experiment, seed_data)
-            if keeper is not None:
-                keeper.save(seed, outcome)
+            collect(seed, outcome)
         else:
             outcome.models = {k: m.to(seed_data.device) for k, m in outcome.models.items()}
         scores += outcome.scores

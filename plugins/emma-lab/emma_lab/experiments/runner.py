@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from emma_lab.analyses import Analysis, fan_out, standard_analyses
 from emma_lab.experiments.comparison import (
     Experiment,
+    RemoteSeeds,
+    SeedOutcome,
     TableResult,
     run_table,
 )
@@ -42,6 +44,7 @@ def run_table_experiment(
     title: str = "Robustness to one failing mode",
     analyses: bool | Sequence[Analysis] = True,
     resume: bool = False,
+    remote: RemoteSeeds | None = None,
 ) -> tuple[TableResult, dict[str, Path]]:
     """Experiment 1: run it and write results, figures, report and resolved spec.
 
@@ -64,6 +67,7 @@ def run_table_experiment(
         data,
         on_seed=fan_out(collectors),
         keeper=SeedStore(out / CHECKPOINTS_DIR, resume=resume),
+        remote=remote,
     )
     paths: dict[str, Path] = {}
     for collector in collectors:
@@ -117,13 +121,48 @@ def run_spec(
     progress: bool = True,
     stack: bool = True,
     resume: bool = False,
+    scheduler: str | None = None,
 ) -> tuple[TableResult, dict[str, Path]]:
     """Everything a spec asks for, written to ``out_dir`` (what ``emma run`` does);
     ``stack=False`` trains a seed's models with EMMA one at a time; ``resume`` loads the
-    seeds an earlier run into ``out_dir`` finished."""
+    seeds an earlier run into ``out_dir`` finished; ``scheduler`` (``tcp://host:port`` or
+    ``local:N``) trains the seeds on a Dask cluster whose workers load the data from the
+    spec (`emma_lab.cluster`), while the analyses and the report run here."""
     experiment = Experiment.from_spec(spec, seeds=seeds, progress=progress, stack=stack)
     data = load_spec_data(spec, data_dir)
+    remote = None
+    if scheduler is not None:
+        remote = _remote_seeds(spec, select_modes(data, spec), data_dir, scheduler, stack)
     with torch_threads(spec.resolved_training.threads):
         return run_table_experiment(
-            experiment, data, out_dir, analyses=evaluation_of(spec).analyses, resume=resume
+            experiment,
+            data,
+            out_dir,
+            analyses=evaluation_of(spec).analyses,
+            resume=resume,
+            remote=remote,
         )
+
+
+def _remote_seeds(
+    spec: EmmaSpec,
+    data: MultiModalData,
+    data_dir: str | Path | None,
+    scheduler: str,
+    stack: bool,
+) -> RemoteSeeds:
+    """Seeds trained on a Dask cluster (dask is imported only here)."""
+    from emma_lab.cluster import DaskExecutor
+    from emma_lab.workloads import RunWorkload, data_shape, outcome_of
+
+    where = None if data_dir is None else str(Path(data_dir).expanduser().absolute())
+    workload = RunWorkload(spec.to_dict(), where, data_shape(data), stack)
+
+    def remote(seeds: list[int], collect: Callable[[int, SeedOutcome], None]) -> None:
+        with DaskExecutor(workload, scheduler) as executor:
+            executor.run(
+                [("seed", seed) for seed in seeds],
+                lambda record: collect(record["seed"], outcome_of(record)),
+            )
+
+    return remote

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,11 @@ class SeedRecords:
 
     validation: list[dict[str, Any]]
     scores: list[dict[str, Any]]
+
+
+#: Trains the given seeds elsewhere, handing each seed's records (``validation`` and
+#: ``scores`` rows) to the callback as they arrive: ``remote(seeds, collect)``.
+RemoteRecords = Callable[[list[int], Callable[[int, dict[str, Any]], None]], None]
 
 
 @dataclass
@@ -122,11 +127,13 @@ def run_benchmark(
     threads: int = 1,
     stack: bool = True,
     log: str | Path | None = None,
+    remote: RemoteRecords | None = None,
 ) -> BenchResult:
     """The whole benchmark of one data set (already loaded, arranged as the spec's modes).
 
     With ``log`` (a ``seeds.jsonl``) every finished seed's records are appended there, and
-    seeds already in it with the same bench settings are not trained again (resume)."""
+    seeds already in it with the same bench settings are not trained again (resume).
+    ``remote`` trains the seeds still to do elsewhere (a Dask cluster) first."""
     trainer = MethodTrainer(bench, stack=stack)
     experiment = Experiment.from_spec(
         trainer.spec, seeds=seeds, include_emma=False, variants=[], baselines=[]
@@ -136,13 +143,20 @@ def run_benchmark(
     done = {} if journal is None else _finished_seeds(journal, key)
     validation: list[dict[str, Any]] = []
     scores: list[dict[str, Any]] = []
+
+    def collect(seed: int, records: dict[str, Any]) -> None:
+        done[seed] = {"validation": records["validation"], "scores": records["scores"]}
+        if journal is not None:
+            journal.append({"seed": seed, "fingerprint": key, **done[seed]})
+
+    pending = [seed for seed in seeds if seed not in done]
+    if remote is not None and pending:
+        remote(list(pending), collect)
     with torch_threads(threads):
         for seed in tqdm(list(seeds), desc=f"{bench.name} seeds", disable=not progress):
             if seed not in done:
                 records = run_seed(trainer, experiment.prepare(data, seed))
-                done[seed] = {"validation": records.validation, "scores": records.scores}
-                if journal is not None:
-                    journal.append({"seed": seed, "fingerprint": key, **done[seed]})
+                collect(seed, {"validation": records.validation, "scores": records.scores})
             validation += done[seed]["validation"]
             scores += done[seed]["scores"]
     return summarise(bench, data, seeds, pd.DataFrame(validation), pd.DataFrame(scores))

@@ -14,24 +14,12 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from _small_run import SPEC
 from emma_lab.experiments import comparison
 from emma_lab.experiments.runner import run_spec
 from emma_lab.experiments.seeds import SeedStore
 
 from emma_plugins.spec import parse_spec
-
-SPEC: dict[str, Any] = {
-    "spec_version": 1,
-    "modes": [
-        {"name": n, "width": 10, "estimator": {"kind": "dae", "hidden": 6, "epochs": 3}}
-        for n in ("mean", "error", "worst")
-    ],
-    "attention": {"importance": {"kind": "boltzmann", "rho": 0.01}},
-    "network": {"kind": "mlp", "hidden": [8]},
-    "data": {"dataset": {"kind": "breast_cancer"}},
-    "training": {"base_epochs": 2, "epochs": 2, "batch_size": 64},
-    "evaluation": {"seeds": [0, 1, 2], "noise_draws": 1},
-}
 
 
 class Killed(Exception):

@@ -6,21 +6,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _small_run import SPEC as SMALL
 from emma_lab.experiments.runner import run_spec
 
 import emma_plugins.training.stacked as stacked
 from emma_plugins.spec import parse_spec
 
 SPEC = {
-    "spec_version": 1,
-    "modes": [
-        {"name": n, "width": 10, "estimator": {"kind": "dae", "hidden": 6, "epochs": 3}}
-        for n in ("mean", "error", "worst")
-    ],
-    "attention": {"importance": {"kind": "boltzmann", "rho": 0.01}},
-    "network": {"kind": "mlp", "hidden": [8]},
-    "data": {"dataset": {"kind": "breast_cancer"}},
-    "training": {"base_epochs": 2, "epochs": 3, "batch_size": 64},
+    **SMALL,
+    "training": {**SMALL["training"], "epochs": 3},
     "evaluation": {
         "seeds": [0, 1],
         "noise_draws": 1,

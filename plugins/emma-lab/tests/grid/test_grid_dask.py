@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from _experiment_samples import breast_cancer_spec
+from _processes import descendants, parent_of
 from emma_lab.grid.runner import run_grid_spec
 
 from emma_plugins.core.errors import EmmaError
@@ -104,36 +105,14 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # -- processes, from /proc ---------------------------------------------------------------
 
 
-def _parent_of(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rpartition(")")[2].split()
-    return None if fields[0] == "Z" else int(fields[1])
-
-
-def _descendants(root: int) -> set[int]:
-    parents = {
-        int(entry.name): _parent_of(int(entry.name))
-        for entry in Path("/proc").iterdir()
-        if entry.name.isdigit()
-    }
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def _survivors(pids: set[int], wait: float = 15.0) -> set[int]:
     """Those of ``pids`` still running after up to ``wait`` seconds; killed, so that no test
     leaves them behind."""
     deadline = time.monotonic() + wait
-    alive = {pid for pid in pids if _parent_of(pid) is not None}
+    alive = {pid for pid in pids if parent_of(pid) is not None}
     while alive and time.monotonic() < deadline:
         time.sleep(0.2)
-        alive = {pid for pid in alive if _parent_of(pid) is not None}
+        alive = {pid for pid in alive if parent_of(pid) is not None}
     for pid in alive:
         os.kill(pid, signal.SIGKILL)
     return alive
@@ -155,11 +134,11 @@ def _kill_after_first_record(grid: subprocess.Popen[str], out: Path) -> tuple[in
     family: set[int] = set()
     try:
         while time.monotonic() < deadline and grid.poll() is None:
-            family |= _descendants(grid.pid)
+            family |= descendants(grid.pid)
             if log.exists() and log.read_text().count("\n") >= 1:
                 break
             time.sleep(0.05)
-        family |= _descendants(grid.pid)
+        family |= descendants(grid.pid)
     finally:
         grid.kill()
         _, err = grid.communicate()
@@ -251,7 +230,7 @@ def test_a_killed_worker_s_job_runs_again_elsewhere(
     run_grid_spec(_spec(epochs=20), tmp_path, scheduler="local:2", progress=False, stack=False)
     assert len(killed) == 1 and killed[0][2], f"no worker held a job when one was killed: {killed}"
     _, pid, _ = killed[0]
-    assert _parent_of(pid) is None
+    assert parent_of(pid) is None
     records = _records(tmp_path)
     _assert_each_job_once(records)
     assert len(records) == len(KEYS) + 2

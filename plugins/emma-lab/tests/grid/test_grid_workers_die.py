@@ -14,35 +14,14 @@ from pathlib import Path
 
 import pytest
 from _experiment_samples import breast_cancer_spec
+from _processes import descendants, parent_of
 from emma_lab.grid import lifeline
 
 linux_only = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 
 
-def _parent_of(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rpartition(")")[2].split()
-    return None if fields[0] == "Z" else int(fields[1])
-
-
-def _descendants(root: int) -> set[int]:
-    parents = {
-        int(entry.name): _parent_of(int(entry.name))
-        for entry in Path("/proc").iterdir()
-        if entry.name.isdigit()
-    }
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def _alive(pids: set[int]) -> set[int]:
-    return {pid for pid in pids if _parent_of(pid) is not None}
+    return {pid for pid in pids if parent_of(pid) is not None}
 
 
 def _grid_spec(tmp_path: Path) -> Path:
@@ -74,13 +53,13 @@ def test_sigkill_of_emma_grid_takes_its_workers_along(tmp_path: Path) -> None:
         deadline = time.monotonic() + 120
         family: set[int] = set()
         while time.monotonic() < deadline and grid.poll() is None:
-            family = _descendants(grid.pid)
+            family = descendants(grid.pid)
             if len(family) >= 4:  # resource tracker, forkserver and two workers
                 break
             time.sleep(0.5)
         assert len(family) >= 4, f"the grid did not start its workers: {family}"
         time.sleep(3)  # let the workers take their first jobs
-        family = _descendants(grid.pid)
+        family = descendants(grid.pid)
     finally:
         grid.send_signal(signal.SIGKILL)
         grid.wait()
@@ -109,9 +88,9 @@ def test_ctrl_c_stops_the_grid_and_its_workers_with_one_line(tmp_path: Path) -> 
         family: set[int] = set()
         while time.monotonic() < deadline and len(family) < 4 and grid.poll() is None:
             time.sleep(0.5)
-            family = _descendants(grid.pid)
+            family = descendants(grid.pid)
         time.sleep(3)
-        family = _descendants(grid.pid)
+        family = descendants(grid.pid)
         os.killpg(grid.pid, signal.SIGINT)  # what Ctrl-C does: the whole group
         _, err = grid.communicate(timeout=30)
     finally:

@@ -50,12 +50,11 @@ from emma_plugins.core.plugins import get_registry
 from emma_plugins.deploy import fit_model
 from emma_plugins.deploy.data import load_spec_data, select_modes
 from emma_plugins.sources import MultiModalData
-from emma_plugins.sources.splits import TRAIN_FRACTION
 from emma_plugins.spec import EmmaSpec, load_spec, parse_spec
 from emma_plugins.training.devices import resolve_device
 from emma_plugins.training.loop import fit
 from emma_plugins.training.loss import ClassificationLoss
-from emma_plugins.training.prepare import prepare
+from emma_plugins.training.prepare import prepare_spec
 from emma_plugins.training.settings import fit_config
 from emma_plugins.training.threads import torch_threads
 
@@ -184,14 +183,7 @@ def epoch_seconds(spec: EmmaSpec, data: MultiModalData, device: str, repeats: in
     training = spec.resolved_training
     timing_spec = shortened(spec, 1)
     with torch_threads(training.threads), quiet():
-        prepared = prepare(
-            data,
-            spec.mode_names,
-            seed=training.seed,
-            corruption=training.corruption,
-            train=spec.data.train_fraction if spec.data is not None else TRAIN_FRACTION,
-            on_missing={mode.name: mode.on_missing for mode in spec.modes},
-        ).to(place)
+        prepared = prepare_spec(data, spec).to(place)
         torch.manual_seed(training.seed)
         model = build(timing_spec).to(place)
         clean = prepared.clean["train"]

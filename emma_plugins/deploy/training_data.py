@@ -21,7 +21,7 @@ from emma_plugins.deploy.data import (
 from emma_plugins.sources import MultiModalData
 from emma_plugins.sources.splits import TRAIN_FRACTION
 from emma_plugins.spec import EmmaSpec
-from emma_plugins.training.prepare import prepare
+from emma_plugins.training.prepare import prepare_spec
 from emma_plugins.training.recipe import RecipeData
 from emma_plugins.training.streams import LoaderSettings, prepare_stream
 
@@ -47,20 +47,12 @@ def in_memory(
 ) -> TrainingData:
     """The data in memory (the spec's data section, or Python objects), split, scaled and
     corrupted with the training mix; on ``place``."""
-    training = spec.resolved_training
     if data is None:
         data = select_modes(load_spec_data(spec, data_dir), spec)
     elif not isinstance(data, MultiModalData):
         data = as_multimodal(data, y, spec=spec)
     check_out_features(spec, data.task, data.n_classes, f"data set {data.name!r}")
-    prepared = prepare(
-        data,
-        spec.mode_names,
-        seed=training.seed,
-        corruption=training.corruption,
-        train=spec.data.train_fraction if spec.data is not None else TRAIN_FRACTION,
-        on_missing={mode.name: mode.on_missing for mode in spec.modes},
-    ).to(place)
+    prepared = prepare_spec(data, spec).to(place)
     scaler = prepared.splits.standardizer
     assert scaler is not None and scaler.mean_ is not None and scaler.std_ is not None
     columns = {mode: data.modes[mode] for mode in spec.mode_names}

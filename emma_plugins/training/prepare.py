@@ -18,6 +18,7 @@ from torch import Tensor
 from emma_plugins.core.errors import DataError
 from emma_plugins.sources import MultiModalData, Splits, split
 from emma_plugins.sources.splits import TRAIN_FRACTION
+from emma_plugins.spec import EmmaSpec
 from emma_plugins.spec.sections import CorruptionTrainingSpec
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.recipe import RecipeData
@@ -89,6 +90,20 @@ def prepare(
     return PreparedData(splits, clean, mixed, groups)
 
 
+def prepare_spec(data: MultiModalData, spec: EmmaSpec) -> PreparedData:
+    """`prepare` with the spec's settings: ``training.seed`` and ``training.corruption``,
+    ``data.train_fraction`` and each mode's ``on_missing`` (what `emma fit` trains on)."""
+    training = spec.resolved_training
+    return prepare(
+        data,
+        spec.mode_names,
+        seed=training.seed,
+        corruption=training.corruption,
+        train=spec.data.train_fraction if spec.data is not None else TRAIN_FRACTION,
+        on_missing={mode.name: mode.on_missing for mode in spec.modes},
+    )
+
+
 def _fill_missing(
     tensors: list[Tensor],
     names: list[str],
@@ -118,4 +133,4 @@ def _fill_missing(
     return filled, mask
 
 
-__all__ = ["SPLITS", "PreparedData", "prepare"]
+__all__ = ["SPLITS", "PreparedData", "prepare", "prepare_spec"]

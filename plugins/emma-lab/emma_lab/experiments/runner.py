@@ -21,6 +21,7 @@ from emma_lab.report.atomic import write_atomic
 from emma_lab.report.table_report import write_table_outputs
 from emma_lab.spec import EMMA, evaluation_of
 from emma_plugins.deploy.data import load_spec_data, select_modes
+from emma_plugins.rundir import fingerprint
 from emma_plugins.sources import MultiModalData
 from emma_plugins.spec import EmmaSpec
 from emma_plugins.training.settings import describe_corruption
@@ -66,7 +67,9 @@ def run_table_experiment(
         experiment,
         data,
         on_seed=fan_out(collectors),
-        keeper=SeedStore(out / CHECKPOINTS_DIR, resume=resume),
+        keeper=SeedStore(
+            out / CHECKPOINTS_DIR, resume=resume, fingerprint=fingerprint(spec.to_dict())
+        ),
         remote=remote,
     )
     paths: dict[str, Path] = {}

@@ -5,7 +5,8 @@ After a seed has trained, each of its models is saved as a loadable checkpoint
 and the model names) as ``checkpoints/seed<k>.json``, written atomically and last: that
 file marks the seed done. ``emma run --resume`` loads a done seed instead of training it
 again and hands the loaded models to the analyses as if they had just trained, so a
-resumed run writes the same results as an uninterrupted one.
+resumed run writes the same results as an uninterrupted one. Each outcome records the
+fingerprint of the spec that trained it; a seed of another spec is refused, not reused.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ CHECKPOINTS_DIR = "checkpoints"
 class SeedStore:
     """A run's seeds under ``directory`` (``DIR/checkpoints``)."""
 
-    def __init__(self, directory: str | Path, *, resume: bool = False) -> None:
-        self.root, self.resume = Path(directory), resume
+    def __init__(
+        self, directory: str | Path, *, resume: bool = False, fingerprint: str = ""
+    ) -> None:
+        self.root, self.resume, self.fingerprint = Path(directory), resume, fingerprint
 
     def _outcome_file(self, seed: int) -> Path:
         return inside(self.root, f"seed{seed}.json")
@@ -38,11 +41,18 @@ class SeedStore:
             return None
         try:
             done = json.loads(record.read_text())
+            if done.get("fingerprint", "") != self.fingerprint:
+                raise CheckpointError(
+                    f"{record}: seed {seed} was trained for another spec; resume only the run "
+                    "of the same spec, or start over with --overwrite."
+                )
             models = {
                 name: load(inside(self.root, f"seed{seed}-{name}")) for name in done["models"]
             }
             return SeedOutcome(done["scores"], done["diagnostics"], models, done["thresholds"])
-        except (OSError, ValueError, KeyError, CheckpointError) as exc:
+        except CheckpointError:
+            raise
+        except (OSError, ValueError, KeyError) as exc:
             raise CheckpointError(
                 f"{record}: seed {seed} of the earlier run cannot be loaded ({exc}); run "
                 "again without --resume (or with --overwrite) to train it anew."
@@ -54,6 +64,7 @@ class SeedStore:
             save(model, inside(self.root, f"seed{seed}-{name}"))
         payload = {
             "seed": seed,
+            "fingerprint": self.fingerprint,
             "models": list(outcome.models),
             "scores": outcome.scores,
             "diagnostics": outcome.diagnostics,

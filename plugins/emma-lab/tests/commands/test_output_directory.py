@@ -113,12 +113,9 @@ def test_another_specs_directory_is_refused_without_overwrite_or_resume(
     assert main(_argv("run", tmp_path, out)) == 2
     err = _one_line_error(capsys)
     assert "holds the outputs of another spec" in err and "--overwrite" in err
-    assert "--resume" not in err  # emma run cannot resume
+    assert "--resume to continue from it" in err  # emma run resumes by seed
     assert main(_argv("grid", tmp_path, out)) == 2
     assert "--resume to continue from it" in _one_line_error(capsys)
-    with pytest.raises(SystemExit):  # emma run has no --resume
-        main([*_argv("run", tmp_path, out), "--resume"])
-    assert "unrecognized arguments: --resume" in capsys.readouterr().err
     assert (out / "report.md").read_text() == "the old report"
     (out / MANIFEST_NAME).write_text('{"fingerprint": 5}')
     assert main(_argv("run", tmp_path, out)) == 2

@@ -78,3 +78,12 @@ def test_emma_run_killed_between_seeds_resumes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "checkpoints" / "seed2.json").is_file()
     assert '"status": "complete"' in (out / "run.json").read_text()
+
+
+def test_seeds_of_another_spec_are_refused_not_reused(tmp_path: Path) -> None:
+    from emma_plugins.core.errors import CheckpointError
+
+    run_spec(parse_spec(SPEC), tmp_path, progress=False, seeds=[0])
+    other = {**SPEC, "training": {**SPEC["training"], "epochs": 3}}
+    with pytest.raises(CheckpointError, match="seed 0 was trained for another spec"):
+        run_spec(parse_spec(other), tmp_path, progress=False, seeds=[0], resume=True)

@@ -163,13 +163,7 @@ def fit(
     """
     from tqdm.auto import tqdm
 
-    if not (math.isfinite(config.lr) and config.lr >= 0):
-        raise TrainingError(
-            f"Training {config.desc!r} cannot start: lr={config.lr}; the learning rate must "
-            "be a finite number >= 0.",
-            desc=config.desc,
-            epoch=0,
-        )
+    check_lr(config)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -184,7 +178,7 @@ def fit(
         start = 1
         if config.annealing is not None:
             _set_coldness(model, config.annealing.rho)
-        initial = _checked(evaluate_loss(model, val, loss_fn), config, epoch=0)
+        initial = checked_val_loss(evaluate_loss(model, val, loss_fn), config, epoch=0)
         best.update(model, initial, epoch=0)
     else:
         start = _restore(resume, model, optimizer, generator, best, config, result)
@@ -230,7 +224,7 @@ def fit(
                 epoch=epoch,
                 batch=err.batch,
             ) from err
-        val_loss = _checked(evaluate_loss(model, val, loss_fn), config, epoch=epoch)
+        val_loss = checked_val_loss(evaluate_loss(model, val, loss_fn), config, epoch=epoch)
         improved = best.update(model, val_loss, epoch)
         if group is not None:  # rank 0 decides; every process follows (same weights anyway)
             improved = group.agree(improved)
@@ -305,7 +299,18 @@ def _restore(
     return state.epoch + 1
 
 
-def _checked(val_loss: float, config: FitConfig, *, epoch: int) -> float:
+def check_lr(config: FitConfig) -> None:
+    """Refuse a learning rate that is not a finite number >= 0, before anything trains."""
+    if not (math.isfinite(config.lr) and config.lr >= 0):
+        raise TrainingError(
+            f"Training {config.desc!r} cannot start: lr={config.lr}; the learning rate must "
+            "be a finite number >= 0.",
+            desc=config.desc,
+            epoch=0,
+        )
+
+
+def checked_val_loss(val_loss: float, config: FitConfig, *, epoch: int) -> float:
     """``val_loss``, or a `TrainingError` when it is NaN or infinite."""
     if math.isfinite(val_loss):
         return val_loss

@@ -17,17 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import torch
 from torch import Tensor
 
 from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.spec.sections import TrainingSpec
-from emma_plugins.training.annealing import compensate_initial_attention
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.distributed import is_main_process
 from emma_plugins.training.loop import FitResult, LossFn, MetricsFn, fit
 from emma_plugins.training.resume import TrainerState
 from emma_plugins.training.settings import coldness_annealing, fit_config
+from emma_plugins.training.stages import start_attention
 
 STAGES: tuple[str, ...] = ("estimators", "base", "emma")
 #: Told ``(stage, state)`` after every epoch (history files, TensorBoard).
@@ -159,12 +158,7 @@ def _stage(
     config.annealing = anneal
     resume = store.resume_point(name) if store is not None else None
     if resume is None and model.attention is not None:
-        if anneal is not None:
-            compensate_initial_attention(
-                model.network, n_modes=len(train.modes), apply_to=model.apply_to
-            )
-        with torch.no_grad():
-            model.attention.constrain_()
+        start_attention(model, anneal=anneal is not None)
 
     def keep(state: TrainerState) -> None:
         if store is not None and is_main_process():

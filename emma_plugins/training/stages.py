@@ -125,13 +125,22 @@ def prepare_with(
     else:
         adopt_estimators(model, estimators_from)
     model.network.load_state_dict(base.network.state_dict())
+    start_attention(model, anneal=anneal)
+    return model
+
+
+def start_attention(model: EmmaModel, *, anneal: bool) -> None:
+    """EMMA's starting point for stage 2: with annealing the input layer compensated so
+    that the hot start changes nothing (section 8.1), and the attention's constraints
+    imposed."""
+    if model.attention is None:
+        raise ValueError("stage 2 with EMMA needs a model with attention enabled.")
     if anneal:
         compensate_initial_attention(
-            model.network, n_modes=len(clean_train.modes), apply_to=model.apply_to
+            model.network, n_modes=len(model.mode_names), apply_to=model.apply_to
         )
     with torch.no_grad():
         model.attention.constrain_()
-    return model
 
 
 def with_config(config: FitConfig, anneal: ColdnessAnnealing | None) -> FitConfig:

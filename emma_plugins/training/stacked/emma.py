@@ -14,15 +14,21 @@ from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.attention.module import EnergyAttention
 from emma_plugins.training.annealing import ColdnessAnnealing
 from emma_plugins.training.batches import TensorSplit
-from emma_plugins.training.loop import FitConfig, FitResult, LossFn, _checked, evaluate_loss
+from emma_plugins.training.loop import (
+    FitConfig,
+    FitResult,
+    LossFn,
+    check_lr,
+    checked_val_loss,
+    evaluate_loss,
+)
 from emma_plugins.training.selection import BestState
 from emma_plugins.training.stacked.adam import StackedAdam
 from emma_plugins.training.stacked.members import (
-    check_lr,
     check_members,
     epochs,
+    finish_members,
     nonfinite,
-    warn_kept_initial,
 )
 from emma_plugins.training.stacked.networks import member_losses
 
@@ -64,7 +70,7 @@ def fit_stacked_emma(
     for k, model in enumerate(emmas):  # loop.fit's start (calibrates the attention too)
         if configs[k].annealing is not None:
             _set_coldness(model, cast(ColdnessAnnealing, configs[k].annealing).rho)
-        initial = _checked(evaluate_loss(model, val, loss_fn), configs[k], epoch=0)
+        initial = checked_val_loss(evaluate_loss(model, val, loss_fn), configs[k], epoch=0)
         bests[k].update(model, initial, epoch=0)
 
     template = _EmmaObjective(emmas[0])
@@ -146,7 +152,7 @@ def fit_stacked_emma(
                     states[k][name].copy_(stacked[name][i])
         for i, k in enumerate(active):
             config = configs[k]
-            val_loss = _checked(evaluate_loss(emmas[k], val, loss_fn), config, epoch=epoch)
+            val_loss = checked_val_loss(evaluate_loss(emmas[k], val, loss_fn), config, epoch=epoch)
             improved = bests[k].update(emmas[k], val_loss, epoch)
             row = {"epoch": float(epoch), "train_loss": totals[i] / max(n, 1), "val_loss": val_loss}
             annealing = config.annealing
@@ -159,12 +165,7 @@ def fit_stacked_emma(
                         target[name][i].copy_(states[k][name])
             results[k].history.append(row)
 
-    for k, model in enumerate(emmas):
-        bests[k].restore(model)
-        model.eval()
-        results[k].best_epoch, results[k].best_val_loss = bests[k].best_epoch, bests[k].best_loss
-        warn_kept_initial(results[k], configs[k], bests[k])
-    return results
+    return finish_members(emmas, results, bests, configs)
 
 
 class _EmmaObjective(nn.Module):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -157,16 +156,6 @@ def in_memory(split: object) -> bool:
     return isinstance(split, TensorSplit) and current_group() is None
 
 
-def check_lr(config: FitConfig) -> None:
-    if not (math.isfinite(config.lr) and config.lr >= 0):
-        raise TrainingError(
-            f"Training {config.desc!r} cannot start: lr={config.lr}; the learning rate must "
-            "be a finite number >= 0.",
-            desc=config.desc,
-            epoch=0,
-        )
-
-
 def epochs(configs: Sequence[FitConfig]) -> Any:
     from tqdm.auto import tqdm
 
@@ -208,4 +197,23 @@ def zero_rows(x: Tensor, missing: Tensor) -> Tensor:
     return torch.where(missing.reshape(*missing.shape, *[1] * (x.dim() - 2)), 0.0, x)
 
 
-__all__ = ["can_stack"]
+def finish_members(
+    models: Sequence[nn.Module],
+    results: list[FitResult],
+    bests: list[BestState],
+    configs: Sequence[FitConfig],
+) -> list[FitResult]:
+    """Every member's best state restored, in eval mode, with its best epoch recorded (as
+    `loop.fit` ends); warns for a member that kept its initial weights."""
+    for k, model in enumerate(models):
+        bests[k].restore(model)
+        model.eval()
+        results[k].best_epoch, results[k].best_val_loss = bests[k].best_epoch, bests[k].best_loss
+        warn_kept_initial(results[k], configs[k], bests[k])
+    return results
+
+
+__all__ = [
+    "can_stack",
+    "finish_members",
+]

@@ -15,16 +15,22 @@ from emma_plugins.assembly.model import EmmaModel
 from emma_plugins.networks.layers import ACTIVATIONS
 from emma_plugins.networks.mlp import MLP
 from emma_plugins.training.batches import TensorSplit
-from emma_plugins.training.loop import FitConfig, FitResult, LossFn, _checked, evaluate_loss
+from emma_plugins.training.loop import (
+    FitConfig,
+    FitResult,
+    LossFn,
+    check_lr,
+    checked_val_loss,
+    evaluate_loss,
+)
 from emma_plugins.training.loss import ClassificationLoss
 from emma_plugins.training.selection import BestState
 from emma_plugins.training.stacked.adam import StackedAdam
 from emma_plugins.training.stacked.members import (
-    check_lr,
     check_members,
     epochs,
+    finish_members,
     nonfinite,
-    warn_kept_initial,
     zero_rows,
 )
 
@@ -82,7 +88,7 @@ def fit_stacked_networks(
     results = [FitResult() for _ in configs]
 
     for k, model in enumerate(models):
-        initial = _checked(evaluate_loss(model, val, loss_fn), configs[k], epoch=0)
+        initial = checked_val_loss(evaluate_loss(model, val, loss_fn), configs[k], epoch=0)
         bests[k].update(model, initial, epoch=0)
 
     active = list(range(k_all))
@@ -124,17 +130,14 @@ def fit_stacked_networks(
                 for name, target in zip(names, member_params[k], strict=True):
                     target.copy_(optimizer.params[name][i])
         for i, k in enumerate(active):
-            val_loss = _checked(evaluate_loss(models[k], val, loss_fn), configs[k], epoch=epoch)
+            val_loss = checked_val_loss(
+                evaluate_loss(models[k], val, loss_fn), configs[k], epoch=epoch
+            )
             bests[k].update(models[k], val_loss, epoch)
             row = {"epoch": float(epoch), "train_loss": totals[i] / max(n, 1), "val_loss": val_loss}
             results[k].history.append(row)
 
-    for k, model in enumerate(models):
-        bests[k].restore(model)
-        model.eval()
-        results[k].best_epoch, results[k].best_val_loss = bests[k].best_epoch, bests[k].best_loss
-        warn_kept_initial(results[k], configs[k], bests[k])
-    return results
+    return finish_members(models, results, bests, configs)
 
 
 # -- EMMA stage 2 -----------------------------------------------------------------------------

@@ -122,7 +122,12 @@ def _numeric(frame: pd.DataFrame, where: str) -> np.ndarray:
     values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     suspicious = np.isnan(values)
     if suspicious.any():  # vectorised: a chunk of many empty cells costs one pass
-        text = frame.fillna("").astype(str).apply(lambda column: column.str.strip().str.lower())
+        text = (
+            frame.astype(object)
+            .fillna("")
+            .astype(str)
+            .apply(lambda column: column.str.strip().str.lower())
+        )
         bad = suspicious & ~text.isin(MISSING_TOKENS).to_numpy()
         if bad.any():
             row, column = np.argwhere(bad)[0]

@@ -14,10 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-#: A mode's missing-value policy: refuse (training data), mask the mode as missing, or fill
-#: each missing value with its training mean.
-MissingPolicy = Literal["error", "missing", "impute_mean"]
-MISSING_POLICIES: tuple[str, ...] = ("error", "missing", "impute_mean")
+from emma_plugins.spec.models import MissingPolicy
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -95,12 +92,8 @@ class Deployment(BaseModel):
             )
         return self
 
-    @property
-    def mode_names(self) -> list[str]:
-        return list(self.modes)
-
     def with_thresholds(self, thresholds: Thresholds) -> Deployment:
         return self.model_copy(update={"thresholds": thresholds})
 
 
-__all__ = ["MISSING_POLICIES", "Deployment", "MissingPolicy", "ModeInput", "Thresholds"]
+__all__ = ["Deployment", "MissingPolicy", "ModeInput", "Thresholds"]

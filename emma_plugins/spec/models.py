@@ -91,6 +91,11 @@ def _size(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
 
 
+#: What a missing or invalid reading of a mode does: mask the mode, fill the training mean,
+#: or refuse the row (also in each mode's deployment record).
+MissingPolicy = Literal["missing", "impute_mean", "error"]
+
+
 class ModeSpec(BaseModel):
     """One mode: its name, the shape of one sample, where it comes from, its estimator."""
 
@@ -113,7 +118,7 @@ class ModeSpec(BaseModel):
     estimator: Annotated[ComponentSpec, Family("estimator")] = Field(
         description="The energy estimator of this mode (step 1)."
     )
-    on_missing: Literal["missing", "impute_mean", "error"] = Field(
+    on_missing: MissingPolicy = Field(
         "missing",
         description="A missing or invalid reading of this mode (NaN, infinite, or, when "
         "predicting, far beyond the training range): mask the mode as missing in that row, "

@@ -28,7 +28,6 @@ from emma_plugins.training.resume import TrainerState
 from emma_plugins.training.settings import coldness_annealing, fit_config
 from emma_plugins.training.stages import start_attention
 
-STAGES: tuple[str, ...] = ("estimators", "base", "emma")
 #: Told ``(stage, state)`` after every epoch (history files, TensorBoard).
 EpochListener = Callable[[str, TrainerState], None]
 
@@ -186,7 +185,6 @@ def _copy(state: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 __all__ = [
-    "STAGES",
     "EpochListener",
     "FinishedStage",
     "RecipeData",

@@ -1,9 +1,10 @@
-"""Audio corruptions on spectrogram features ``(n, T, F)``: additive noise and a time mask.
+"""Audio corruptions on spectrogram features ``(n, T, F)``: noise, a time mask, clipping.
 
 They act on the mode's feature tensors, not on waveforms: `WhiteNoise` sets the power of
 Gaussian noise relative to each sample's feature power (``mean(x^2)``), which on
 standardized log-mel features is a noise-to-signal ratio of the features, not an acoustic
-SNR; `TimeMask` blanks consecutive frames, a dropout of the microphone.
+SNR; `TimeMask` blanks consecutive frames, a dropout of the microphone; `AudioClip`
+saturates each sample's loudest features, a clipping microphone.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from emma_plugins.corruptions.base import (
     CorruptionError,
     draw_normal,
 )
-from emma_plugins.corruptions.checks import positive_int, require_dims
+from emma_plugins.corruptions.checks import in_range, positive_int, require_dims
 from emma_plugins.corruptions.spans import random_span_mask
 
 Fill = Literal["zero", "mean"]
@@ -37,6 +38,8 @@ class WhiteNoiseParams(BaseModel):
 
 class WhiteNoise(Corruption):
     """``x + sqrt(P / 10^(snr_db / 10)) * N(0, 1)``, ``P = mean(x^2)`` over each sample."""
+
+    severity = "snr_db"
 
     def __init__(self, snr_db: float = 10.0) -> None:
         if not math.isfinite(snr_db):
@@ -71,6 +74,7 @@ class TimeMask(Corruption):
 
     #: Read by the conformance kit (`emma_plugins.testing.samples`): (time steps, features).
     conformance_shape: ClassVar[tuple[int, ...]] = (12, 4)
+    severity = "width"
 
     def __init__(self, width: int = 8, fill: Fill = "zero") -> None:
         self.width = positive_int(width, "time_mask width")
@@ -91,3 +95,42 @@ class TimeMask(Corruption):
         else:
             replacement = x.mean(dim=1, keepdim=True).expand_as(x)
         return torch.where(mask, replacement, x)
+
+
+class AudioClipParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    percentile: float = Field(
+        default=80.0,
+        gt=0.0,
+        le=100.0,
+        description="Percentile of each sample's own values where it saturates from above "
+        "(lower clips more; 100 keeps the sample).",
+    )
+
+
+class AudioClip(Corruption):
+    """A clipping microphone: each sample saturated at the ``percentile``-th of its values.
+
+    Everything louder than the sample's own ``percentile``-th value (over all its
+    features, interpolated linearly as `torch.quantile` does) reads that value. It works
+    on spectrograms ``(n, T, F)`` and on any rows ``(n, ...)``.
+    """
+
+    #: Read by the conformance kit (`emma_plugins.testing.samples`): (time steps, features).
+    conformance_shape: ClassVar[tuple[int, ...]] = (12, 4)
+    severity = "percentile"
+
+    def __init__(self, percentile: float = 80.0) -> None:
+        self.percentile = in_range(
+            percentile, "audio_clip percentile", 0.0, 100.0, high_inclusive=True
+        )
+
+    def __call__(
+        self, x: Tensor, *, generator: torch.Generator, context: CorruptionContext
+    ) -> Tensor:
+        require_dims(x, 2, "audio_clip", context, "rows of samples, (n, ...)")
+        if x.shape[0] == 0 or x[0].numel() == 0:
+            return x.clone()
+        level = torch.quantile(x.flatten(1), self.percentile / 100.0, dim=1)
+        return torch.minimum(x, level.view(-1, *([1] * (x.dim() - 1))))

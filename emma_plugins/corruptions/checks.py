@@ -5,6 +5,8 @@ Each error names the kind and the field, so a spec author sees what to change.
 
 from __future__ import annotations
 
+import math
+
 from torch import Tensor
 
 from emma_plugins.corruptions.base import CorruptionContext, CorruptionError
@@ -14,6 +16,24 @@ def non_negative(value: float, name: str) -> float:
     """``value`` as a float; ``name`` (e.g. ``"gaussian sigma"``) when it is below 0 or NaN."""
     if not value >= 0.0:
         raise CorruptionError(f"{name} must be >= 0, got {value!r}.")
+    return float(value)
+
+
+def finite(value: float, name: str) -> float:
+    """``value`` as a float; ``name`` (e.g. ``"drift offset"``) when it is infinite or NaN."""
+    if not math.isfinite(value):
+        raise CorruptionError(f"{name} must be a finite number, got {value!r}.")
+    return float(value)
+
+
+def in_range(
+    value: float, name: str, low: float, high: float, *, high_inclusive: bool = False
+) -> float:
+    """``value`` as a float when it lies in ``(low, high)`` (``(low, high]`` if inclusive)."""
+    inside = low < value <= high if high_inclusive else low < value < high
+    if not inside:
+        bracket = "]" if high_inclusive else ")"
+        raise CorruptionError(f"{name} must be in ({low:g}, {high:g}{bracket}, got {value!r}.")
     return float(value)
 
 

@@ -24,6 +24,8 @@ class GaussianNoise(Corruption):
     The thesis uses ``sigma = 0.5`` (section 6.3.1).
     """
 
+    severity = "sigma"
+
     def __init__(self, sigma: float = 0.5) -> None:
         self.sigma = non_negative(sigma, "gaussian sigma")
 

@@ -1,4 +1,9 @@
-"""``late_fusion``: one MLP head per mode; the network's logits are the heads' mean."""
+"""``late_fusion``: one MLP head per mode; the network's logits are the heads' mean.
+
+Its per-mode logits are its encodings (``encode``/``fuse``), so with ``attention.apply_to:
+encodings`` EMMA weighs each mode's prediction by its attention: per-mode experts routed by
+attention, a gated late fusion.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +40,13 @@ class LateFusion(nn.Module):
         self.out_features = out_features
         self.heads = per_mode_stacks(mode_shapes, hidden, out_features, activation, dropout)
 
+    def encode(self, modes: Sequence[Tensor]) -> list[Tensor]:
+        """Each mode's own logits ``[N, out_features]``."""
+        return [head(x.flatten(1)) for head, x in zip(self.heads, modes, strict=True)]
+
+    def fuse(self, encodings: Sequence[Tensor]) -> Tensor:
+        """The mean of the (possibly attention-weighted) per-mode logits."""
+        return torch.stack(list(encodings)).mean(dim=0)
+
     def forward(self, modes: Sequence[Tensor]) -> Tensor:
-        logits = [head(x.flatten(1)) for head, x in zip(self.heads, modes, strict=True)]
-        return torch.stack(logits).mean(dim=0)
+        return self.fuse(self.encode(modes))

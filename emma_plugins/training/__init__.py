@@ -8,7 +8,14 @@ from emma_plugins.training.annealing import ColdnessAnnealing, compensate_initia
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.loop import FitConfig, FitResult, evaluate_loss, fit
 from emma_plugins.training.loss import ClassificationLoss, class_weights, positive_scores
-from emma_plugins.training.selection import BestState, roc_threshold
+from emma_plugins.training.selection import (
+    THRESHOLD_RULES,
+    BestState,
+    ThresholdRule,
+    decision_threshold,
+    f1_threshold,
+    roc_threshold,
+)
 from emma_plugins.training.stages import (
     StageResult,
     adopt_estimators,
@@ -25,11 +32,15 @@ __all__ = [
     "FitConfig",
     "FitResult",
     "StageResult",
+    "THRESHOLD_RULES",
     "TensorSplit",
+    "ThresholdRule",
     "adopt_estimators",
     "class_weights",
     "compensate_initial_attention",
+    "decision_threshold",
     "evaluate_loss",
+    "f1_threshold",
     "fit",
     "fit_estimators",
     "positive_scores",

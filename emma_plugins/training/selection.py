@@ -1,10 +1,10 @@
-"""Model selection on validation data only: best-state tracking and the ROC threshold."""
+"""Model selection on validation data only: best-state tracking and the decision threshold."""
 
 from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from torch import nn
@@ -58,6 +58,13 @@ class BestState:
         self._state = state["state"]
 
 
+#: How a binary model's decision threshold is chosen on validation data:
+#: ``roc_corner``, the ROC point nearest (0, 1) (the original code's choice), or
+#: ``f1_optimum``, the threshold with the highest F1 of the positive class.
+ThresholdRule = Literal["roc_corner", "f1_optimum"]
+THRESHOLD_RULES: tuple[ThresholdRule, ...] = ("roc_corner", "f1_optimum")
+
+
 def roc_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
     """Threshold at the ROC point nearest (0, 1), as in the thesis (validation data only)."""
     from sklearn.metrics import roc_curve
@@ -67,5 +74,40 @@ def roc_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
         return 0.5
     fpr, tpr, thresholds = roc_curve(y_true, scores)
     best = int(np.argmin(fpr**2 + (1.0 - tpr) ** 2))
-    threshold = float(thresholds[best])
-    return min(threshold, 1.0) if np.isfinite(threshold) else 1.0
+    return _probability(thresholds[best])
+
+
+def f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """Threshold with the highest F1 of the positive class (validation data only).
+
+    Ties go to the highest threshold, the most conservative of the equally good ones.
+    """
+    from sklearn.metrics import precision_recall_curve
+
+    y_true = np.asarray(y_true)
+    if len(np.unique(y_true)) < 2:
+        return 0.5
+    precision, recall, thresholds = precision_recall_curve(y_true, scores)
+    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
+    denominator = precision + recall
+    f1 = np.divide(
+        2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0
+    )
+    best = len(f1) - 1 - int(np.argmax(f1[::-1]))
+    return _probability(thresholds[best])
+
+
+def decision_threshold(
+    y_true: np.ndarray, scores: np.ndarray, rule: ThresholdRule = "roc_corner"
+) -> float:
+    """The binary decision threshold by ``rule`` (`THRESHOLD_RULES`)."""
+    if rule == "roc_corner":
+        return roc_threshold(y_true, scores)
+    if rule == "f1_optimum":
+        return f1_threshold(y_true, scores)
+    raise ValueError(f"unknown threshold rule {rule!r}; choose from {', '.join(THRESHOLD_RULES)}")
+
+
+def _probability(threshold: float) -> float:
+    threshold = float(threshold)
+    return min(threshold, 1.0) if math.isfinite(threshold) else 1.0

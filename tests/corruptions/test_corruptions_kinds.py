@@ -23,7 +23,13 @@ def generator(seed: int = 0) -> torch.Generator:
 
 
 #: Per-sample shapes for kinds that need structured samples (images, spectrograms).
-SAMPLE_SHAPES = {"occlusion": (1, 8, 8), "time_mask": (16, 4)}
+SAMPLE_SHAPES = {
+    "occlusion": (1, 8, 8),
+    "blur": (1, 8, 8),
+    "contrast": (1, 8, 8),
+    "time_mask": (16, 4),
+    "audio_clip": (16, 4),
+}
 
 
 def sample_shape(kind: str) -> tuple[int, ...]:

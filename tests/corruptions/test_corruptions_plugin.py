@@ -36,11 +36,20 @@ class FlipPlugin:
 
 def test_builtin_kinds() -> None:
     assert get_registry("corruption").kinds() == [
+        "audio_clip",
+        "blur",
+        "clip",
+        "contrast",
+        "drift",
+        "gain",
         "gaussian",
+        "impulse",
         "missing",
         "occlusion",
         "ood",
         "pixel_noise",
+        "quantize",
+        "stuck",
         "time_mask",
         "white_noise",
     ]

@@ -15,6 +15,7 @@ from emma_plugins.core.errors import SpecError, SpecIssue
 from emma_plugins.spec import ComponentSpec, EmmaSpec, Family, TrainingSpec
 from emma_plugins.spec.components import SPEC_MODEL_CONFIG, CrossFieldError
 from emma_plugins.spec.models import check_name, unknown_mode_issue
+from emma_plugins.training.selection import ThresholdRule
 from emma_plugins.spec.overrides import (
     AttentionOverrides,
     ComponentPatch,
@@ -279,6 +280,12 @@ class EvaluationSpec(BaseModel):
         max_length=MAX_SEEDS,
         description="Seeds to repeat training and evaluation with; results report the spread. "
         f"Unique, 0 to 2**32 - 1, at most {MAX_SEEDS}.",
+    )
+    threshold: ThresholdRule = Field(
+        "roc_corner",
+        description="How each binary model's decision threshold is chosen on its validation "
+        "split: roc_corner (the ROC point nearest (0, 1), the original code's) or f1_optimum "
+        "(the highest F1 of the positive class).",
     )
     noise_draws: int = Field(
         3,

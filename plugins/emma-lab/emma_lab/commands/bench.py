@@ -10,6 +10,7 @@ from emma_lab.commands.scheduler import add_scheduler_option
 from emma_lab.robustness.suite import (
     BENCH_DIR_ENV,
     DEFAULT_DATASETS,
+    SUITES,
     available_benches,
     resolve_benches,
 )
@@ -57,6 +58,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--quick",
         action="store_true",
         help="the short version: 2 seeds, 3 epochs, a stratified subset of the rows",
+    )
+    robustness.add_argument(
+        "--suite",
+        choices=SUITES,
+        default="standard",
+        help="standard: Gaussian noise sweeps, out of distribution, missing modes; "
+        "unanticipated: also each bench's failures nobody trained for (stuck, drift, gain, "
+        "clip, quantize, impulse, ...) at several severities, on one mode and on several at "
+        "once, with mean ranks and the recommended configuration",
     )
     robustness.add_argument("--out", type=Path, default=None, help="output directory")
     robustness.add_argument(
@@ -134,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         "benches": [bench.model_dump(mode="json") for bench in benches],
         "seeds": args.seeds,
         "quick": args.quick,
+        "suite": args.suite,
     }
     with output_directory(args, args.out, settings):
         results, paths = run_suite(
@@ -147,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
             stack=not args.no_stack,
             resume=bool(getattr(args, "resume", False)),
             scheduler=args.scheduler,
+            suite=args.suite,
         )
     for result in results:
         mine = [c for c in result.comparisons if c.a == result.emma_methods[0]]
@@ -156,6 +168,13 @@ def run(args: argparse.Namespace) -> int:
             f"({result.best_peer}, chosen on validation): {counts['win']} wins, "
             f"{counts['tie']} ties, {counts['lose']} losses over {len(mine)} comparisons"
         )
+        for outcome in result.failures.outcomes if result.failures else []:
+            rank = outcome.rank_diff
+            print(
+                f"  unanticipated failures: {outcome.method} mean rank {rank.mean:+.2f} "
+                f"[{rank.low:+.2f}, {rank.high:+.2f}] against {result.best_peer}, clean "
+                f"{outcome.clean_diff:+.4f}" + (" (recommended)" if outcome.recommended else "")
+            )
     print(f"report:  {paths['report']}")
     print(f"results: {paths['json']}")
     return 0

@@ -56,6 +56,7 @@ from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.devices import resolve_device
 from emma_plugins.training.loop import FitResult
 from emma_plugins.training.loss import ClassificationLoss
+from emma_plugins.training.selection import ThresholdRule
 from emma_plugins.training.settings import coldness_annealing, fit_config, mode_corruption
 from emma_plugins.training.stacked import fit_networks
 from emma_plugins.training.stages import prepare_with, train_base, train_without, with_config
@@ -149,6 +150,7 @@ class Experiment:
             seed,
             corruption=self.spec.resolved_training.corruption,
             train_fraction=data_spec.train_fraction if data_spec is not None else TRAIN_FRACTION,
+            threshold_rule=evaluation_of(self.spec).threshold,
         ).to(self.device)
 
 
@@ -286,9 +288,15 @@ class TrainedModel:
     val_loss: float
 
     @classmethod
-    def from_fit(cls, model: EmmaModel, fit: FitResult, val: TensorSplit) -> TrainedModel:
-        """``model`` as ``fit`` left it, with its threshold chosen on ``val``."""
-        threshold = choose_threshold(model, val)
+    def from_fit(
+        cls,
+        model: EmmaModel,
+        fit: FitResult,
+        val: TensorSplit,
+        rule: ThresholdRule = "roc_corner",
+    ) -> TrainedModel:
+        """``model`` as ``fit`` left it, with its threshold chosen on ``val`` by ``rule``."""
+        threshold = choose_threshold(model, val, rule)
         return cls(model, fit.best_epoch, threshold, fit.best_val_loss)
 
 
@@ -310,7 +318,7 @@ def train_base_model(spec: EmmaSpec, data: SeedData, loss: ClassificationLoss) -
         loss,
         fit_config(training, seed=data.seed, epochs=training.base_epochs),
     )
-    return TrainedModel.from_fit(base.model, base.fit, data.clean["val"])
+    return TrainedModel.from_fit(base.model, base.fit, data.clean["val"], data.threshold_rule)
 
 
 def train_without_model(
@@ -326,7 +334,7 @@ def train_without_model(
         loss,
         fit_config(training, seed=data.seed, epochs=training.epochs),
     )
-    return TrainedModel.from_fit(without.model, without.fit, data.mixed["val"])
+    return TrainedModel.from_fit(without.model, without.fit, data.mixed["val"], data.threshold_rule)
 
 
 def variant_model_name(variant: Variant) -> str:
@@ -379,7 +387,7 @@ def train_variants(
         configs.append(with_config(config, anneal))
     fits = fit_networks(models, data.mixed["train"], data.mixed["val"], loss, configs, stack=stack)
     return [
-        TrainedModel.from_fit(model, result, data.mixed["val"])
+        TrainedModel.from_fit(model, result, data.mixed["val"], data.threshold_rule)
         for model, result in zip(models, fits, strict=True)
     ]
 

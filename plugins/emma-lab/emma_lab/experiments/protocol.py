@@ -21,7 +21,7 @@ from emma_plugins.spec.sections import CorruptionTrainingSpec
 from emma_plugins.training.batches import TensorSplit
 from emma_plugins.training.loss import positive_scores
 from emma_plugins.training.prepare import prepare
-from emma_plugins.training.selection import roc_threshold
+from emma_plugins.training.selection import ThresholdRule, decision_threshold
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class SeedData:
     mixed: dict[str, TensorSplit]
     mixed_group: dict[str, Tensor]
     n_classes: int
+    #: How each binary model's decision threshold is chosen on validation data.
+    threshold_rule: ThresholdRule = "roc_corner"
 
     @property
     def device(self) -> torch.device:
@@ -61,11 +63,13 @@ def prepare_seed(
     corruption: CorruptionTrainingSpec | None = None,
     sigma: float | None = None,
     train_fraction: float = TRAIN_FRACTION,
+    threshold_rule: ThresholdRule = "roc_corner",
 ) -> SeedData:
     """Split (stratified, standardized on train) and corrupt each split with the thesis scheme.
 
     ``corruption`` is the spec's ``training.corruption`` (default: its defaults), made into
-    the scheme by `corruption_scheme`; ``sigma`` overrides its Gaussian noise std. The
+    the scheme by `corruption_scheme`; ``sigma`` overrides its Gaussian noise std;
+    ``threshold_rule`` is how the models' decision thresholds are chosen. The
     library's `prepare` does the work, so `emma fit` trains on the same data per seed.
     """
     corruption = corruption or CorruptionTrainingSpec()
@@ -73,7 +77,13 @@ def prepare_seed(
         corruption = corruption.model_copy(update={"sigma": sigma})
     prepared = prepare(data, mode_names, seed=seed, corruption=corruption, train=train_fraction)
     return SeedData(
-        seed, list(mode_names), prepared.clean, prepared.mixed, prepared.groups, data.n_classes
+        seed,
+        list(mode_names),
+        prepared.clean,
+        prepared.mixed,
+        prepared.groups,
+        data.n_classes,
+        threshold_rule,
     )
 
 
@@ -89,10 +99,13 @@ def predict(model: nn.Module, split_: TensorSplit, batch_size: int = 4096) -> np
     return torch.cat(chunks).cpu().numpy()
 
 
-def choose_threshold(model: nn.Module, val: TensorSplit) -> float:
-    """The ROC threshold on validation data (binary); 0.5 is unused for multi-class."""
+def choose_threshold(
+    model: nn.Module, val: TensorSplit, rule: ThresholdRule = "roc_corner"
+) -> float:
+    """The decision threshold by ``rule`` on validation data (binary); 0.5 is unused for
+    multi-class."""
     scores = predict(model, val)
-    return roc_threshold(val.y.cpu().numpy(), scores) if scores.ndim == 1 else 0.5
+    return decision_threshold(val.y.cpu().numpy(), scores, rule) if scores.ndim == 1 else 0.5
 
 
 def score(model: nn.Module, split_: TensorSplit, threshold: float) -> float:

@@ -3,9 +3,13 @@
 * ``early_fusion``: the spec's network alone on clean data (experiment 1's ``base``);
 * ``noise_augmentation``: its weights fine-tuned on the corrupted mix (``without``);
 * EMMA's variants: the base weights plus a fresh EMMA, trained on the corrupted mix
-  (``with``; stage 1 is fitted once per seed and shared);
-* the peers: built from the spec with their own network and no attention, trained from
-  scratch on the same corrupted mix, with their own loss where the network defines one.
+  (``with``; stage 1 is fitted once per seed and shared); a variant with another network
+  (per-mode experts) starts from that network trained on clean data like early fusion;
+* the peers: built from the spec with their own network and no attention, with their own
+  loss where the network defines one. By default (``protocol.peer_start: clean``) they get
+  EMMA's start: their network trained on clean data for ``base_epochs``, then on the
+  corrupted mix for ``epochs``; with ``scratch``, ``peer_epochs`` on the mix from random
+  weights.
 
 Every model stops early on the corrupted validation mix (early fusion: the clean one) and
 takes its decision threshold from the same validation data.
@@ -31,6 +35,7 @@ from emma_lab.experiments.protocol import SeedData
 from emma_lab.robustness.suite import EARLY_FUSION, NOISE_AUGMENTATION, BenchSpec
 from emma_lab.spec import bare_spec
 from emma_plugins.spec import EmmaSpec
+from emma_plugins.training.loss import ClassificationLoss
 from emma_plugins.training.loop import fit
 from emma_plugins.training.settings import fit_config
 
@@ -64,9 +69,13 @@ def method_infos(bench: BenchSpec) -> list[MethodInfo]:
                 f"early fusion's weights plus a fresh EMMA (`{change}`), on the corrupted mix",
             )
         )
+    start = (
+        "trained on clean data, then on the corrupted mix"
+        if bench.protocol.peer_start == "clean"
+        else "from scratch on the corrupted mix"
+    )
     for name, peer in bench.peers.items():
-        kind = peer.kind or "?"
-        infos.append(MethodInfo(name, "peer", f"`{kind}` from scratch on the corrupted mix"))
+        infos.append(MethodInfo(name, "peer", f"`{peer.kind or '?'}` {start}"))
     return infos
 
 
@@ -82,7 +91,7 @@ def train_on_mix(
     result = fit(
         model, data.mixed["train"], data.mixed["val"], seed_loss(data, loss_spec), settings
     )
-    return TrainedModel.from_fit(model, result, data.mixed["val"])
+    return TrainedModel.from_fit(model, result, data.mixed["val"], data.threshold_rule)
 
 
 class MethodTrainer:
@@ -99,6 +108,18 @@ class MethodTrainer:
         training = self.spec.resolved_training
         self.peer_epochs = bench.protocol.peer_epochs or training.base_epochs + training.epochs
 
+    def _variant_groups(self) -> list[tuple[EmmaSpec | None, list[Variant]]]:
+        """EMMA variants grouped by the base they start from: ``None`` for early fusion,
+        else the bare spec of the variant's own network (one group per network)."""
+        groups: dict[str, tuple[EmmaSpec | None, list[Variant]]] = {}
+        own = json.dumps(self.spec.network.model_dump(mode="json") if self.spec.network else None)
+        for variant in self.variants:
+            network = variant.spec.network
+            key = json.dumps(network.model_dump(mode="json") if network else None)
+            base = None if key == own else bare_spec(variant.spec)
+            groups.setdefault(key, (base, []))[1].append(variant)
+        return list(groups.values())
+
     def train_seed(self, data: SeedData) -> dict[str, TrainedModel]:
         """Every method, by name, in table order."""
         spec, loss = self.spec, seed_loss(data, self.spec)
@@ -107,8 +128,22 @@ class MethodTrainer:
             EARLY_FUSION: base,
             NOISE_AUGMENTATION: train_without_model(base.model, spec, data, loss),
         }
-        items = train_variants(self.variants, data, base.model, loss, stack=self.stack)
-        trained |= {v.name: item for v, item in zip(self.variants, items, strict=True)}
+        estimators = None
+        for own_base, variants in self._variant_groups():
+            start = base if own_base is None else train_base_model(own_base, data, loss)
+            items = train_variants(
+                variants, data, start.model, loss, estimators_from=estimators, stack=self.stack
+            )
+            estimators = estimators or items[0].model
+            trained |= {v.name: item for v, item in zip(variants, items, strict=True)}
         for name, peer in self.peers.items():
-            trained[name] = train_on_mix(peer, data, spec, self.peer_epochs, name)
-        return trained
+            trained[name] = self._train_peer(name, peer, data, loss)
+        return {name: trained[name] for name in self.bench.methods}
+
+    def _train_peer(
+        self, name: str, peer: EmmaSpec, data: SeedData, loss: ClassificationLoss
+    ) -> TrainedModel:
+        if self.bench.protocol.peer_start == "scratch":
+            return train_on_mix(peer, data, self.spec, self.peer_epochs, name)
+        start = train_base_model(peer, data, loss)
+        return train_without_model(start.model, self.spec, data, loss)

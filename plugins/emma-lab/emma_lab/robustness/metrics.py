@@ -35,19 +35,23 @@ CONDITION_METRICS = {
     "ece": "expected calibration error (lower is better)",
     "detection_auroc": "AUROC of the per-mode quality for the corrupted modes",
     "error_auroc": "AUROC of the uncertainty for the method's own errors",
+    "failed_importance": "EMMA's importance of the failed modes times the mode count "
+    "(1: uniform, 0: ignored)",
 }
 #: Condition families on which corruption detection is measured (a missing mode is
 #: already flagged by the mask, so detecting it says nothing).
-DETECTED_FAMILIES = ("noise", "ood", "multi")
+DETECTED_FAMILIES = ("noise", "ood", "multi", "failure")
 
 
 @dataclass(frozen=True)
 class MethodOutputs:
-    """Class scores ``(N,)`` or ``(N, K)``, quality ``(N, M)`` and uncertainty ``(N,)``."""
+    """Class scores ``(N,)`` or ``(N, K)``, quality ``(N, M)``, uncertainty ``(N,)`` and
+    EMMA's importance ``(N, M)``."""
 
     scores: np.ndarray
     quality: np.ndarray | None
     uncertainty: np.ndarray | None
+    importance: np.ndarray | None = None
 
 
 def _batch_outputs(model: nn.Module, batch: TensorSplit) -> dict[str, Tensor]:
@@ -56,6 +60,7 @@ def _batch_outputs(model: nn.Module, batch: TensorSplit) -> dict[str, Tensor]:
     if out.report is not None:
         found["quality"] = -out.report.modal_energy
         found["uncertainty"] = out.report.total_energy
+        found["importance"] = out.report.importance
         return found
     network = getattr(model, "network", model)
     if isinstance(network, HasQualityScores):
@@ -76,7 +81,9 @@ def method_outputs(model: nn.Module, split_: TensorSplit, batch_size: int = 8192
         key: torch.cat([part[key] for part in parts]).detach().cpu().double().numpy()
         for key in parts[0]
     }
-    return MethodOutputs(joined["scores"], joined.get("quality"), joined.get("uncertainty"))
+    return MethodOutputs(
+        joined["scores"], joined.get("quality"), joined.get("uncertainty"), joined.get("importance")
+    )
 
 
 def detection_auroc(clean: MethodOutputs, outputs: MethodOutputs, corrupted: np.ndarray) -> float:
@@ -90,6 +97,14 @@ def detection_auroc(clean: MethodOutputs, outputs: MethodOutputs, corrupted: np.
     return float(np.mean([corruption_detection_auroc(quality, mask, mode=m) for m in hit]))
 
 
+def failed_importance(outputs: MethodOutputs, corrupted: np.ndarray) -> float:
+    """Mean importance of the corrupted modes times the number of modes: 1 when attention
+    stays uniform on them, 0 when it ignores them (NaN without importance or corruption)."""
+    if outputs.importance is None or not corrupted.any():
+        return float("nan")
+    return float(outputs.importance[corrupted].mean() * corrupted.shape[1])
+
+
 def condition_row(
     outputs: MethodOutputs, clean: MethodOutputs, condition: Condition, threshold: float
 ) -> dict[str, Any]:
@@ -97,19 +112,25 @@ def condition_row(
     y = condition.split.y.cpu().numpy()
     corrupted = condition.split.corrupted.cpu().numpy()
     uncertainty = outputs.uncertainty
+    detected = condition.family in DETECTED_FAMILIES and condition.kind != "missing"
     return {
         "condition": condition.name,
         "family": condition.family,
         "mode": condition.mode,
         "level": condition.level,
+        "kind": condition.kind,
+        "count": condition.count,
         "score": task_metric(y, outputs.scores, threshold),
         "ece": expected_calibration_error(outputs.scores, y),
         "detection_auroc": detection_auroc(clean, outputs, corrupted)
-        if condition.family in DETECTED_FAMILIES
+        if detected
         else float("nan"),
         "error_auroc": float("nan")
         if uncertainty is None
         else error_detection_auroc(uncertainty, outputs.scores, y, threshold),
+        "failed_importance": failed_importance(outputs, corrupted)
+        if condition.family not in ("clean", "missing") and condition.kind != "missing"
+        else float("nan"),
     }
 
 

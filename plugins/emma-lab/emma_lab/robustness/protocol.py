@@ -6,36 +6,50 @@
 * ``ood:<mode>``: one mode replaced by out-of-distribution values;
 * ``missing:<mode>``: one mode absent (flagged in the mask, zero-filled);
 * ``noise:<k>modes@<sigma>``: noise on ``k`` modes at once, every ``k``-subset of the
-  modes on an equal share of the samples.
+  modes on an equal share of the samples;
+* with the unanticipated suite (``protocol.failures``), ``fail:<kind>@<severity>:<mode>``
+  and ``fail:<kind>@<severity>:<k>modes``: each failure kind at each severity on one mode
+  at a time and on ``k`` modes at once (``fail:<kind>:...`` for kinds without severity).
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import torch
 
 from emma_lab.experiments.protocol import SeedData, corrupted_copy, noise_grid
-from emma_lab.robustness.suite import ProtocolSpec
-from emma_plugins.corruptions import CorruptionScheme, GaussianNoise, MissingMode, make_corruption
+from emma_lab.robustness.suite import FailureSpec, ProtocolSpec, UnanticipatedSpec
+from emma_plugins.corruptions import (
+    Corruption,
+    CorruptionScheme,
+    GaussianNoise,
+    MissingMode,
+    make_corruption,
+)
 from emma_plugins.training.batches import TensorSplit
 
 #: Condition families, in table order.
-FAMILIES = ("clean", "noise", "ood", "missing", "multi")
+FAMILIES = ("clean", "noise", "ood", "missing", "multi", "failure")
 
 
 @dataclass(frozen=True)
 class Condition:
     """One test condition: its name, family, the corrupted mode and level where it has
-    them, and the test split as every method sees it."""
+    them, and the test split as every method sees it; a failure also names its kind and
+    how many modes fail at once."""
 
     name: str
     family: str
     mode: str | None
     level: float | None
     split: TensorSplit
+    kind: str | None = None
+    count: int | None = None
 
 
 def noise_name(mode: str, level: float) -> str:
@@ -44,6 +58,38 @@ def noise_name(mode: str, level: float) -> str:
 
 def multi_name(count: int, level: float) -> str:
     return f"noise:{count}modes@{level:g}"
+
+
+def failure_name(kind: str, severity: float | None, where: str | int) -> str:
+    """``fail:<kind>@<severity>:<mode>``, or ``...:<k>modes`` for ``k`` modes at once."""
+    level = "" if severity is None else f"@{severity:g}"
+    target = f"{where}modes" if isinstance(where, int) else where
+    return f"fail:{kind}{level}:{target}"
+
+
+def _failure_targets(failure: FailureSpec, mode_names: list[str], counts: list[int]) -> list[Any]:
+    """Each single mode the failure may hit, then each count of modes at once it allows."""
+    modes = failure.modes or mode_names
+    targets: list[Any] = []
+    for count in counts:
+        if count == 1:
+            targets += [m for m in mode_names if m in modes]
+        elif count <= len(modes):
+            targets.append(count)
+    return targets
+
+
+def failure_names(mode_names: list[str], protocol: ProtocolSpec) -> list[str]:
+    """The unanticipated suite's condition names (none without ``protocol.failures``)."""
+    suite = protocol.failures
+    if suite is None:
+        return []
+    return [
+        failure_name(f.kind, level, target)
+        for f in suite.failures
+        for level in (f.severities or [None])
+        for target in _failure_targets(f, mode_names, suite.counts)
+    ]
 
 
 def condition_names(mode_names: list[str], protocol: ProtocolSpec) -> list[str]:
@@ -56,7 +102,7 @@ def condition_names(mode_names: list[str], protocol: ProtocolSpec) -> list[str]:
         names += [f"missing:{m}" for m in mode_names]
     if protocol.multi_mode is not None:
         names += [multi_name(k, protocol.multi_mode.sigma) for k in protocol.multi_mode.counts]
-    return names
+    return names + failure_names(mode_names, protocol)
 
 
 def _sweep(test: TensorSplit, names: list[str], levels: list[float], seed: int) -> list[Condition]:
@@ -75,11 +121,32 @@ def _sweep(test: TensorSplit, names: list[str], levels: list[float], seed: int) 
     return out
 
 
-def _multi_scheme(names: list[str], count: int, sigma: float) -> CorruptionScheme:
+def _subsets_scheme(names: list[str], count: int, corruption: Corruption) -> CorruptionScheme:
+    """``corruption`` on ``count`` of ``names`` at once, every subset on an equal share."""
     subsets = list(combinations(names, count))
     return CorruptionScheme(
-        [(1.0 / len(subsets), {m: GaussianNoise(sigma) for m in subset}) for subset in subsets]
+        [(1.0 / len(subsets), {m: corruption for m in subset}) for subset in subsets]
     )
+
+
+def _failure_conditions(
+    test: TensorSplit, names: list[str], suite: UnanticipatedSpec, base: int
+) -> list[Condition]:
+    out = []
+    for f in suite.failures:
+        for level, corruption in f.corruptions():
+            for target in _failure_targets(f, names, suite.counts):
+                name = failure_name(f.kind, level, target)
+                seed = base + zlib.crc32(name.encode()) % 100_000
+                if isinstance(target, int):
+                    scheme = _subsets_scheme(f.modes or names, target, corruption)
+                    mode, count = None, target
+                else:
+                    scheme = CorruptionScheme.uniform({target: corruption})
+                    mode, count = target, 1
+                split_ = corrupted_copy(test, names, scheme, seed)
+                out.append(Condition(name, "failure", mode, level, split_, f.kind, count))
+    return out
 
 
 def build_conditions(data: SeedData, protocol: ProtocolSpec) -> list[Condition]:
@@ -102,7 +169,9 @@ def build_conditions(data: SeedData, protocol: ProtocolSpec) -> list[Condition]:
     if protocol.multi_mode is not None:
         sigma = protocol.multi_mode.sigma
         for count in protocol.multi_mode.counts:
-            scheme = _multi_scheme(names, count, sigma)
+            scheme = _subsets_scheme(names, count, GaussianNoise(sigma))
             split_ = corrupted_copy(test, names, scheme, base + 1000 + count)
             out.append(Condition(multi_name(count, sigma), "multi", None, sigma, split_))
+    if protocol.failures is not None:
+        out += _failure_conditions(test, names, protocol.failures, base + 5000)
     return out

@@ -18,6 +18,8 @@ from emma_lab.metrics.stats import MIN_SEEDS_FOR_VERDICT, PairedComparison
 from emma_lab.report.analysis_figures import plot_bands
 from emma_lab.report.atomic import write_atomic
 from emma_lab.report.tables import mean_std_table, to_markdown
+from emma_lab.robustness.failure_report import failure_section, write_failure_files
+from emma_lab.robustness.failures import summarise_failures, summary_payload
 from emma_lab.robustness.metrics import CONDITION_METRICS
 from emma_lab.robustness.run import BenchResult
 from emma_lab.robustness.selection import ROBUSTNESS_MEASURES, compare_with_peer
@@ -174,8 +176,11 @@ def _validation_table(result: BenchResult) -> pd.DataFrame:
     )
 
 
-def dataset_section(result: BenchResult, figure: str) -> str:
-    """The report's section of one data set (``figure``: the curves' relative path)."""
+def dataset_section(
+    result: BenchResult, figure: str, failure_figures: Mapping[str, str] | None = None
+) -> str:
+    """The report's section of one data set (``figure``: the curves' relative path;
+    ``failure_figures``: the unanticipated suite's figures, by file key)."""
     n_seeds = result.scores["seed"].nunique()
     lines = [f"## {result.name}", ""]
     lines += [f"- {key}: `{value}`" for key, value in result.setup.items() if key != "methods"]
@@ -228,6 +233,8 @@ def dataset_section(result: BenchResult, figure: str) -> str:
         if table.empty:
             continue
         lines += [f"### {CONDITION_METRICS[metric]}", "", to_markdown(table, "condition"), ""]
+    if result.failures is not None:
+        lines += failure_section(result, dict(failure_figures or {}))
     return "\n".join(lines)
 
 
@@ -250,6 +257,8 @@ def write_dataset(result: BenchResult, out_dir: Path) -> dict[str, Path]:
         frame = metric_table(result, metric)
         if not frame.empty:
             paths[f"{metric}_csv"] = _write_text(out / f"{metric}.csv", frame.to_csv())
+    if result.failures is not None:
+        paths |= write_failure_files(result, out)
     return paths
 
 
@@ -277,6 +286,7 @@ def _payload(result: BenchResult) -> dict[str, Any]:
         "validation": result.validation.to_dict(orient="records"),
         "robustness": result.robustness.to_dict(orient="records"),
         "scores": result.scores.to_dict(orient="records"),
+        "failures": None if result.failures is None else summary_payload(result.failures),
     }
 
 
@@ -293,8 +303,12 @@ def write_report(
     for result in results:
         for key, path in write_dataset(result, out).items():
             paths[f"{result.name}_{key}"] = path
-        figure = paths[f"{result.name}_figure"].relative_to(out).as_posix()
-        sections.append(dataset_section(result, figure))
+        relative = {
+            key.removeprefix(f"{result.name}_"): path.relative_to(out).as_posix()
+            for key, path in paths.items()
+            if key.startswith(f"{result.name}_") and path.suffix == ".png"
+        }
+        sections.append(dataset_section(result, relative["figure"], relative))
     lines = [
         "# Is EMMA better than what I would pick instead?",
         "",
@@ -334,6 +348,7 @@ def read_results(path: str | Path) -> tuple[list[BenchResult], dict[str, Any]]:
     for name, data in payload["datasets"].items():
         comparisons = [_comparison(c) for c in data["comparisons"]]
         emma = data.get("emma_methods") or list(dict.fromkeys(c.a for c in comparisons))
+        scores = pd.DataFrame(data["scores"]).fillna(value=math.nan)
         results.append(
             BenchResult(
                 name=name,
@@ -342,12 +357,13 @@ def read_results(path: str | Path) -> tuple[list[BenchResult], dict[str, Any]]:
                 methods=data["methods"],
                 emma_methods=emma,
                 conditions=data["conditions"],
-                scores=pd.DataFrame(data["scores"]).fillna(value=math.nan),
+                scores=scores,
                 validation=pd.DataFrame(data["validation"]),
                 robustness=pd.DataFrame(data["robustness"]).fillna(value=math.nan),
                 best_peer=data["best_peer"],
                 comparisons=comparisons,
                 setup=data["setup"],
+                failures=summarise_failures(scores, data["methods"], emma, data["best_peer"]),
             )
         )
     return results, payload.get("setup", {})

@@ -19,9 +19,10 @@ from emma_lab.experiments.comparison import Experiment
 from emma_lab.experiments.protocol import SeedData
 from emma_lab.joblog import JobLog
 from emma_lab.metrics.stats import PairedComparison
+from emma_lab.robustness.failures import FailureSummary, summarise_failures
 from emma_lab.robustness.methods import MethodTrainer, method_infos
 from emma_lab.robustness.metrics import robustness_frame, score_methods
-from emma_lab.robustness.protocol import build_conditions, condition_names
+from emma_lab.robustness.protocol import build_conditions, condition_names, failure_names
 from emma_lab.robustness.selection import choose_best_peer, compare_with_peer, validation_rows
 from emma_lab.robustness.suite import BenchSpec
 from emma_plugins.core.errors import EmmaError
@@ -62,6 +63,8 @@ class BenchResult:
     best_peer: str
     comparisons: list[PairedComparison]
     setup: dict[str, Any] = field(default_factory=dict)
+    #: The unanticipated suite's summary (None when its failures were not tested).
+    failures: FailureSummary | None = None
 
 
 def load_bench_data(
@@ -104,14 +107,25 @@ def _setup(bench: BenchSpec, data: MultiModalData, seeds: Sequence[int]) -> dict
         "training corruption": f"{corruption.clean_fraction:.0%} clean, the rest split evenly "
         f"over one-mode Gaussian noise sigma={corruption.sigma}",
         "epochs": f"early fusion {training.base_epochs} (clean); noise augmentation and EMMA "
-        f"+{training.epochs} on the corrupted mix; peers {peer_epochs} from scratch on the "
-        "corrupted mix; early stopping on validation",
+        f"+{training.epochs} on the corrupted mix; peers "
+        + (
+            f"{training.base_epochs} on clean data, then +{training.epochs} on the corrupted mix"
+            if protocol.peer_start == "clean"
+            else f"{peer_epochs} from scratch on the corrupted mix"
+        )
+        + "; early stopping on validation",
         "EMMA regularizers": f"lambda_c={training.lambda_c}, lambda_e={training.lambda_e}",
         "noise levels": protocol.noise_levels,
         "ood": protocol.ood,
         "multi-mode noise": None
         if protocol.multi_mode is None
         else protocol.multi_mode.model_dump(),
+        "unanticipated failures": None
+        if protocol.failures is None
+        else {
+            "counts": protocol.failures.counts,
+            "kinds": {f.kind: f.severities for f in protocol.failures.failures},
+        },
         "methods": {
             info.name: {"role": info.role, "trained": info.summary} for info in method_infos(bench)
         },
@@ -202,9 +216,11 @@ def summarise(
     reference = LATE_FUSION if LATE_FUSION in methods else None
     robustness = robustness_frame(scores, modes, bench.protocol.noise_levels, reference)
     best = choose_best_peer(validation, bench.candidates)
-    conditions = condition_names(modes, bench.protocol)
+    failures = set(failure_names(modes, bench.protocol))
+    conditions = [c for c in condition_names(modes, bench.protocol) if c not in failures]
     emma = list(bench.emma)
     comparisons = compare_with_peer(scores, robustness, emma, best, conditions, modes)
+    resamples = bench.protocol.failures.bootstrap if bench.protocol.failures else 2000
     return BenchResult(
         name=bench.name,
         metric="f1" if data.task == "binary" else "accuracy",
@@ -218,4 +234,5 @@ def summarise(
         best_peer=best,
         comparisons=comparisons,
         setup=_setup(bench, data, seeds),
+        failures=summarise_failures(scores, methods, emma, best, resamples),
     )

@@ -29,6 +29,7 @@ def run_suite(
     stack: bool = True,
     resume: bool = False,
     scheduler: str | None = None,
+    suite: str = "standard",
 ) -> tuple[list[BenchResult], dict[str, Path]]:
     """Run each bench (its short version with ``quick``) over ``seeds`` seeds (default:
     the bench's own count) and write tables, curves, ``report.md`` and ``results.json``.
@@ -39,10 +40,11 @@ def run_suite(
     logged in ``<out_dir>/<bench>/seeds.jsonl``; with ``resume`` the seeds already there
     are not trained again (without it the log starts afresh). ``scheduler``
     (``tcp://host:port`` or ``local:N``) trains the seeds on a Dask cluster whose workers
-    load the data themselves (`emma_lab.cluster`)."""
+    load the data themselves (`emma_lab.cluster`). ``suite="unanticipated"`` adds each
+    bench's failures nobody trained for (`BenchSpec.with_suite`)."""
     results = []
     for bench in benches:
-        chosen = bench.with_device(device)
+        chosen = bench.with_device(device).with_suite(suite)
         chosen = chosen.quick_version() if quick else chosen
         max_samples = chosen.quick.max_samples if quick else None
         data = load_bench_data(chosen, data_dir, max_samples=max_samples)
@@ -62,6 +64,7 @@ def run_suite(
         "version": "short (--quick): fewer seeds and epochs, a subset of the rows"
         if quick
         else "full",
+        "suite": suite,
         "data sets": [b.name for b in benches],
     }
     return results, write_report(results, out_dir, setup=setup)

@@ -13,7 +13,7 @@ import copy
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -28,10 +28,15 @@ from pydantic import (
 from emma_lab.spec import EARLY_FUSION, NOISE_AUGMENTATION
 from emma_plugins.core.errors import EmmaError, SpecError
 from emma_plugins.core.plugins import get_registry
-from emma_plugins.corruptions import make_corruption
+from emma_plugins.corruptions import Corruption, make_corruption
 from emma_plugins.spec import EmmaSpec, TrainingSpec, parse_spec
 from emma_plugins.spec.load import READERS, read_spec_file
-from emma_plugins.spec.overrides import AttentionOverrides, ComponentPatch, override
+from emma_plugins.spec.overrides import (
+    AttentionOverrides,
+    ComponentPatch,
+    TrainingOverrides,
+    override,
+)
 
 #: Environment variable naming the folder of bench files.
 BENCH_DIR_ENV = "EMMA_BENCH_DIR"
@@ -39,6 +44,102 @@ BENCH_DIR_ENV = "EMMA_BENCH_DIR"
 PACKAGED_BENCH_DIR = Path(__file__).resolve().parents[1] / "bench_specs"
 #: The data sets ``emma bench robustness`` runs when none are named.
 DEFAULT_DATASETS = ("htru2", "mfeat")
+#: The suites of test conditions: the standard one, and the failures nobody trained for.
+SUITES = ("standard", "unanticipated")
+
+
+class FailureSpec(BaseModel):
+    """One failure kind of the unanticipated suite: a registered corruption kind, the
+    levels of its severity parameter (mild to severe; none for kinds without one, such as
+    ``ood`` and ``missing``) and the modes it may hit (default: every mode)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(min_length=1, description="A registered corruption kind.")
+    severities: list[float] | None = Field(
+        None,
+        min_length=1,
+        description="Levels of the kind's severity parameter, mild to severe; null for a "
+        "kind without one.",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Further parameters of the kind, fixed."
+    )
+    modes: list[str] | None = Field(
+        None, description="Modes this failure may hit (default: every mode)."
+    )
+
+    def corruptions(self) -> list[tuple[float | None, Corruption]]:
+        """``(severity, corruption)`` for each level (one ``(None, ...)`` without levels)."""
+        if self.severities is None:
+            return [(None, make_corruption({"kind": self.kind, **self.params}))]
+        parameter = severity_parameter(self.kind)
+        return [
+            (level, make_corruption({"kind": self.kind, **self.params, parameter: level}))
+            for level in self.severities
+        ]
+
+
+def severity_parameter(kind: str) -> str:
+    """The parameter of corruption ``kind`` that sets how bad the failure is."""
+    parameter = getattr(make_corruption(kind), "severity", None)
+    if parameter is None:
+        raise ValueError(
+            f"corruption kind {kind!r} declares no severity parameter; give it no severities"
+        )
+    return str(parameter)
+
+
+def _tabular_failures() -> list[FailureSpec]:
+    levels: dict[str, list[float] | None] = {
+        "stuck": [0.0, 2.0, 4.0],
+        "drift": [1.0, 2.0, 4.0],
+        "gain": [2.0, 4.0, 8.0],
+        "clip": [90.0, 75.0, 60.0],
+        "quantize": [8.0, 4.0, 2.0],
+        "impulse": [0.1, 0.25, 0.5],
+        "ood": None,
+        "missing": None,
+    }
+    return [FailureSpec(kind=kind, severities=severities) for kind, severities in levels.items()]
+
+
+class UnanticipatedSpec(BaseModel):
+    """The suite of failures nobody trained for (``--suite unanticipated``): each failure
+    at each severity on one mode at a time, and on ``counts`` modes at once (every subset
+    of the modes it may hit, spread evenly over the samples). Training, model selection and
+    thresholds stay on the training corruption (one-mode Gaussian noise)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    failures: list[FailureSpec] = Field(
+        default_factory=_tabular_failures,
+        min_length=1,
+        description="The failure kinds and their severities.",
+    )
+    counts: list[int] = Field(
+        default_factory=lambda: [1, 2],
+        min_length=1,
+        description="How many modes fail at once (1: each mode in turn).",
+    )
+    seeds: int | None = Field(
+        None, ge=1, description="Seeds of the suite (default: the protocol's)."
+    )
+    bootstrap: int = Field(2000, ge=100, description="Bootstrap resamples of the mean ranks.")
+
+
+class EmmaVariantPatch(AttentionOverrides):  # type: ignore[misc,valid-type]
+    """An EMMA variant: changes to the spec's attention section, plus optional changes to
+    its training section (e.g. ``lambda_e: 0``) and its network (e.g. per-mode experts
+    with ``apply_to: encodings``; such a variant gets its own early-fusion start)."""
+
+    training: TrainingOverrides | None = None  # type: ignore[valid-type]
+    network: ComponentPatch | None = None
+
+    def attention_part(self) -> AttentionOverrides:
+        """The attention changes alone."""
+        given = self.model_dump(mode="json", exclude_unset=True, exclude={"training", "network"})
+        return AttentionOverrides.model_validate(given)
 
 
 class MultiModeSpec(BaseModel):
@@ -79,6 +180,16 @@ class ProtocolSpec(BaseModel):
         description="Methods the best peer is chosen from (on validation); default: every "
         "method that is not EMMA.",
     )
+    peer_start: Literal["clean", "scratch"] = Field(
+        "clean",
+        description="How the peers start: clean (their own network first trained on clean "
+        "data for base_epochs, then on the corrupted mix for epochs: the start EMMA and noise "
+        "augmentation get from early fusion) or scratch (peer_epochs on the mix from random "
+        "weights).",
+    )
+    failures: UnanticipatedSpec | None = Field(
+        None, description="The unanticipated failures tested (set by --suite unanticipated)."
+    )
 
     @field_validator("noise_levels")
     @classmethod
@@ -114,17 +225,22 @@ class BenchSpec(BaseModel):
         description="Peer name -> changes to the spec's network section (attention off); "
         "a new kind replaces it.",
     )
-    emma: dict[str, AttentionOverrides] = Field(
+    emma: dict[str, EmmaVariantPatch] = Field(
         default_factory=lambda: {
-            "emma": AttentionOverrides.model_validate({"modal_energy": {"kind": "coupled"}}),
-            "emma_self_only": AttentionOverrides.model_validate(
+            "emma": EmmaVariantPatch.model_validate({"modal_energy": {"kind": "coupled"}}),
+            "emma_self_only": EmmaVariantPatch.model_validate(
                 {"modal_energy": {"kind": "self_only"}}
             ),
         },
         min_length=1,
-        description="EMMA variant name -> changes to the spec's attention section.",
+        description="EMMA variant name -> changes to the spec's attention section (and "
+        "optionally its training and network sections).",
     )
     protocol: ProtocolSpec = Field(default_factory=ProtocolSpec)
+    unanticipated: UnanticipatedSpec = Field(
+        default_factory=UnanticipatedSpec,
+        description="The failures of ``--suite unanticipated`` (default: the tabular kinds).",
+    )
     quick: QuickSpec = Field(default_factory=QuickSpec)
 
     @model_validator(mode="after")
@@ -158,7 +274,28 @@ class BenchSpec(BaseModel):
             )
         if self.protocol.ood is not None:
             make_corruption(self.protocol.ood)
+        self._check_failures(spec.mode_names)
         return self
+
+    def _check_failures(self, mode_names: Sequence[str]) -> None:
+        suite = self.unanticipated
+        for i, failure in enumerate(suite.failures):
+            unknown = sorted(set(failure.modes or []) - set(mode_names))
+            if unknown:
+                raise ValueError(
+                    f"unanticipated.failures.{i}.modes names {unknown}, which are not modes; "
+                    f"choose from {list(mode_names)}"
+                )
+            try:
+                failure.corruptions()
+            except (EmmaError, ValueError) as exc:
+                raise ValueError(f"unanticipated.failures.{i} ({failure.kind}): {exc}") from None
+        bad = [k for k in suite.counts if not 1 <= k <= len(mode_names)]
+        if bad:
+            raise ValueError(
+                f"unanticipated.counts {bad} must lie in 1..{len(mode_names)} "
+                f"(the spec has {len(mode_names)} modes)"
+            )
 
     # -- the specs of the methods ----------------------------------------------------------
     def _parse(self, data: Mapping[str, Any], where: str) -> EmmaSpec:
@@ -178,11 +315,15 @@ class BenchSpec(BaseModel):
             raise ValueError(str(exc)) from None
 
     def variant_spec(self, name: str) -> EmmaSpec:
-        """EMMA variant ``name``: the spec with its attention enabled and changed."""
-        attention = self.emma[name]
+        """EMMA variant ``name``: the spec with its attention enabled and changed (and its
+        training and network sections, where the variant changes them)."""
+        patch = self.emma[name]
+        attention = patch.attention_part()
         if "enabled" not in attention.model_fields_set:
             attention = attention.model_copy(update={"enabled": True})
-        return self._derive(f"emma.{name}", attention=attention)
+        return self._derive(
+            f"emma.{name}", attention=attention, training=patch.training, network=patch.network
+        )
 
     def peer_spec(self, name: str) -> EmmaSpec:
         """Peer ``name``: the spec with the peer's network and the attention disabled."""
@@ -215,6 +356,19 @@ class BenchSpec(BaseModel):
         spec = copy.deepcopy(self.spec)
         spec.setdefault("training", {})["device"] = device
         return self.model_copy(update={"spec": spec})
+
+    def with_suite(self, suite: str) -> BenchSpec:
+        """The bench testing ``suite`` (`SUITES`): ``unanticipated`` adds its failures to
+        the protocol's conditions and takes its seed count."""
+        if suite not in SUITES:
+            raise EmmaError(f"unknown suite {suite!r}; choose from {', '.join(SUITES)}")
+        if suite == "standard":
+            return self
+        failures = self.unanticipated
+        update: dict[str, Any] = {"failures": failures}
+        if failures.seeds is not None:
+            update["seeds"] = failures.seeds
+        return self.model_copy(update={"protocol": self.protocol.model_copy(update=update)})
 
     # -- the short version -----------------------------------------------------------------
     def quick_version(self) -> BenchSpec:

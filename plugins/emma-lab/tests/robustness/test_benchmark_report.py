@@ -45,10 +45,10 @@ def test_tables_have_every_method_condition_and_verdict() -> None:
     assert result.best_peer == "tmc"
     table = score_table(result)
     assert list(table.index) == result.conditions
-    verdicts = ["emma vs tmc", "emma_self_only vs tmc"]
+    verdicts = [f"{m} vs tmc" for m in result.emma_methods]
     assert list(table.columns) == [*result.methods, *verdicts]
     assert table["emma vs tmc"].str.startswith("win").all()
-    assert table["emma_self_only vs tmc"].str.split().str[0].isin(["win", "tie", "lose"]).all()
+    assert table["emma_experts vs tmc"].str.split().str[0].isin(["win", "tie", "lose"]).all()
     robustness = robustness_table(result)
     assert list(robustness.index) == [f"area:{m}" for m in result.mode_names] + [
         f"effective rob.:{m}" for m in result.mode_names
@@ -67,8 +67,8 @@ def test_write_report_states_a_verdict_for_every_condition(tmp_path: Path) -> No
     paths = write_report([result], tmp_path, setup={"version": "test"})
     report = paths["report"].read_text()
     assert "Best peer: `tmc`" in report
-    assert "| tmc | peer | `tmc` from scratch on the corrupted mix |" in report
-    assert "| emma_self_only | emma |" in report
+    assert "| tmc | peer | `tmc` trained on clean data, then on the corrupted mix |" in report
+    assert "| emma_experts | emma |" in report
     for condition in result.conditions:
         assert f"| {condition} |" in report
     n = len(result.conditions)

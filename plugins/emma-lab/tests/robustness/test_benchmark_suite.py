@@ -29,7 +29,7 @@ def test_every_shipped_bench_file_validates_and_names_its_methods() -> None:
         bench = load_bench(path)
         assert bench.name == name
         assert bench.methods[:2] == ["early_fusion", "noise_augmentation"]
-        assert {"emma", "emma_self_only", "late_fusion", "qmf", "tmc"} <= set(bench.methods)
+        assert {"emma", "emma_no_energy_labels", "late_fusion", "qmf", "tmc"} <= set(bench.methods)
         for peer in bench.peers:
             assert bench.peer_spec(peer).attention.enabled is False
         assert bench.variant_spec("emma_self_only").attention.modal_energy.kind == "self_only"

@@ -248,7 +248,7 @@ def _is_plain_name(name: str) -> bool:
 
 def _check_tensors(root: Path, model: nn.Module, tensors: Mapping[str, Tensor]) -> None:
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
+    missing = sorted(set(expected) - set(tensors) - _optional_keys(model))
     unexpected = sorted(set(tensors) - set(expected))
     reshaped = [
         f"{key}: checkpoint {list(tensors[key].shape)}, model {list(expected[key].shape)}"
@@ -268,6 +268,19 @@ def _check_tensors(root: Path, model: nn.Module, tensors: Mapping[str, Tensor]) 
             + "; ".join(problems)
             + ")."
         )
+
+
+def _optional_keys(model: nn.Module) -> set[str]:
+    """State keys that older checkpoints lack and that load without: what each submodule
+    lists in ``optional_state_keys()`` (an estimator's training quantiles and standard
+    deviations, recorded since the ``standardized`` correction; its
+    ``_load_from_state_dict`` leaves them NaN)."""
+    keys: set[str] = set()
+    for prefix, module in model.named_modules():
+        optional = getattr(module, "optional_state_keys", None)
+        if callable(optional):
+            keys.update(f"{prefix}.{key}" if prefix else key for key in optional())
+    return keys
 
 
 def _few(items: list[str], limit: int = 5) -> str:

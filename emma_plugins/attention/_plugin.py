@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emma_plugins.attention.correction import MinShift
+from emma_plugins.attention.correction import MinShift, StandardizedParams, StandardizedShift
 from emma_plugins.attention.cross_modal import MultiHeadCrossModal, MultiHeadParams
 from emma_plugins.attention.endogenous import SigmoidMask, SigmoidMaskParams
 from emma_plugins.attention.gate import IdentityGate, PerModeGate, SharedTanhGate, SharedTanhParams
@@ -14,6 +14,7 @@ from emma_plugins.core.hookspecs import Register, hookimpl
 @hookimpl
 def register_corrections(register: Register) -> None:
     register("min_shift", MinShift)
+    register("standardized", StandardizedShift, StandardizedParams)
 
 
 @hookimpl

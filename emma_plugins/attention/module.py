@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from emma_plugins.attention.report import AttentionReport, empty_mask
+from emma_plugins.core.contracts import HasScoreDistribution, ScoreDistribution
 from emma_plugins.core.errors import EstimatorError, NotFittedError
 from emma_plugins.estimators import EnergyEstimator
 
@@ -100,16 +101,46 @@ class EnergyAttention(nn.Module):
 
     @torch.no_grad()
     def calibrate_(self) -> None:
-        """Hand the estimators' fitted minima of the energy input to the correction stage.
+        """Hand the estimators' fitted training statistics of the energy input to the
+        correction stage.
 
-        Done automatically at construction or first use; call it again after refitting
-        the estimators.
+        A stage with ``calibrate_distribution`` (`CalibratedByDistribution`) gets the whole
+        training distribution (a `ScoreDistribution`: minima, quantiles and standard
+        deviations of every estimator); otherwise a stage with ``calibrate``
+        (`Calibrated`) gets the minima ``[M]``. Done automatically at construction or first
+        use; call it again after refitting or recalibrating the estimators.
         """
-        minima = torch.stack([est.score_min(self.energy_input) for est in self._estimators()])
+        estimators = self._estimators()
+        name = self.energy_input
+        minima = torch.stack([est.score_min(name) for est in estimators])
+        by_distribution: Callable[[ScoreDistribution], None] | None = getattr(
+            self.correction, "calibrate_distribution", None
+        )
         calibrate: Callable[[Tensor], None] | None = getattr(self.correction, "calibrate", None)
-        if calibrate is not None:
+        if by_distribution is not None:
+            by_distribution(self._distribution(estimators, minima))
+        elif calibrate is not None:
             calibrate(minima)
         self._calibrated = True
+
+    def _distribution(
+        self, estimators: Sequence[EnergyEstimator], minima: Tensor
+    ) -> ScoreDistribution:
+        """The training distribution of the energy input, stacked over the estimators."""
+        name = self.energy_input
+        for i, est in enumerate(estimators):
+            if not isinstance(est, HasScoreDistribution):
+                raise TypeError(
+                    f"The correction {type(self.correction).__name__} needs the training "
+                    f"distribution of the {name!r} score, but the estimator of mode "
+                    f"{self.mode_names[i]!r} ({type(est).__name__}) records only its minimum: "
+                    "implement score_quantiles and score_std (subclass EnergyEstimator)."
+                )
+        return ScoreDistribution(
+            minimum=minima,
+            quantiles=torch.stack([est.score_quantiles(name) for est in estimators]),
+            std=torch.stack([est.score_std(name) for est in estimators]),
+        )
 
     def _estimators(self) -> list[EnergyEstimator]:
         return cast(list[EnergyEstimator], list(self.estimators))

@@ -22,19 +22,23 @@ This module is part of the contract layer: it imports nothing from the rest of t
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
+import torch
 from torch import Tensor, nn
 
 from emma_plugins.core.errors import ContractError
 
 __all__ = [
     "CONTRACTS",
+    "QUANTILE_LEVELS",
     "Annealable",
     "Calibrated",
+    "CalibratedByDistribution",
     "Constrained",
     "CorrectionStage",
     "CorruptionFunction",
@@ -50,17 +54,21 @@ __all__ = [
     "HasCapacity",
     "HasInputLayers",
     "HasQualityScores",
+    "HasScoreDistribution",
     "HasTrainingLoss",
     "HasUncertainty",
     "ImportanceStage",
     "ModalEnergyStage",
     "MultiModalNetwork",
+    "ScoreDistribution",
     "check_component",
     "check_factory",
     "contract_problems",
     "factory_keyword_problems",
     "member_names",
     "missing_members",
+    "quantile_grid",
+    "quantile_of_grid",
 ]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -91,6 +99,95 @@ class EnergyModel(Protocol):
     def fit(self, data: Any, progress: bool = True) -> Any:
         """Fit on clean samples of the mode and return ``self``."""
         ...
+
+
+@runtime_checkable
+class HasScoreDistribution(Protocol):
+    """An estimator that records more of each score's training distribution than its minimum
+    (`emma_plugins.EnergyEstimator` does): what a `CalibratedByDistribution` correction needs.
+    """
+
+    def score_quantiles(self, name: str) -> Tensor:
+        """The training quantiles of a score at the `QUANTILE_LEVELS`, ``[101]``."""
+        ...
+
+    def score_std(self, name: str) -> Tensor:
+        """The training standard deviation of a score (population: ``ddof = 0``)."""
+        ...
+
+
+# -- the training distribution of the energy input ----------------------------------------------
+#: The levels at which estimators record the training quantiles of every score:
+#: ``0, 0.01, ..., 1`` (101 values; level 0 is the minimum, level 1 the maximum).
+QUANTILE_LEVELS = 101
+
+
+def quantile_grid(values: Tensor) -> Tensor:
+    """The quantiles of ``values`` (any shape, flattened) at the `QUANTILE_LEVELS`, exactly
+    (sorted, linear interpolation between order statistics: numpy's default method), as a
+    float64 ``[101]`` tensor on the CPU. ``values`` must hold at least one value."""
+    ordered = values.detach().flatten().to(device="cpu", dtype=torch.float64).sort().values
+    n = ordered.numel()
+    if n == 0:
+        raise ValueError("quantile_grid: no values to take quantiles of.")
+    steps = QUANTILE_LEVELS - 1
+    position = torch.arange(QUANTILE_LEVELS, dtype=torch.float64) * (n - 1) / steps
+    low = position.floor().long().clamp(max=n - 1)
+    high = (low + 1).clamp(max=n - 1)
+    fraction = position - low
+    return ordered[low] + (ordered[high] - ordered[low]) * fraction
+
+
+def quantile_of_grid(grid: Tensor, level: float) -> Tensor:
+    """The quantile at ``level`` in ``[0, 1]`` read from a grid ``[..., 101]`` at the
+    `QUANTILE_LEVELS`, interpolated linearly between its two neighbouring levels: ``[...]``."""
+    if not 0.0 <= level <= 1.0 or math.isnan(level):
+        raise ValueError(f"quantile level must lie in [0, 1], got {level}.")
+    steps = QUANTILE_LEVELS - 1
+    position = round(level * steps, 9)  # 0.99 * 100 is 99, 0.29 * 100 is 28.999999999999996
+    low = min(math.floor(position), steps)
+    high = min(low + 1, steps)
+    fraction = position - low
+    below, above = grid[..., low], grid[..., high]
+    return below if fraction == 0 else below + (above - below) * fraction
+
+
+@dataclass(frozen=True)
+class ScoreDistribution:
+    """The training distribution of the energy input, one entry per mode, as
+    `EnergyAttention.calibrate_` hands it to a `CalibratedByDistribution` correction.
+
+    ``minimum [M]``, ``quantiles [M, 101]`` (at the `QUANTILE_LEVELS`, so column 0 is the
+    minimum) and ``std [M]`` (population standard deviation) of each estimator's score over
+    its clean training samples.
+    """
+
+    minimum: Tensor
+    quantiles: Tensor
+    std: Tensor
+
+    def quantile(self, level: float) -> Tensor:
+        """Each mode's training quantile at ``level`` in ``[0, 1]``, ``[M]``."""
+        return quantile_of_grid(self.quantiles, level)
+
+    @property
+    def n_modes(self) -> int:
+        return int(self.minimum.shape[0])
+
+    @classmethod
+    def from_scores(cls, scores: Tensor) -> ScoreDistribution:
+        """The distribution of training scores ``[N, M]`` (e.g. in tests and the kits)."""
+        if scores.dim() != 2 or scores.shape[0] == 0:
+            raise ValueError(
+                f"ScoreDistribution.from_scores: expected scores [N, M] with N >= 1, got shape "
+                f"{tuple(scores.shape)}."
+            )
+        wide = scores.detach().to(device="cpu", dtype=torch.float64)
+        return cls(
+            minimum=wide.min(dim=0).values.to(scores),
+            quantiles=torch.stack([quantile_grid(column) for column in wide.T]).to(scores),
+            std=wide.std(dim=0, correction=0).to(scores),
+        )
 
 
 # -- attention stages: the forward of each slot -------------------------------------------------
@@ -175,6 +272,17 @@ class Calibrated(Protocol):
     (at construction, after stage 1, and on ``EnergyAttention.calibrate_()``)."""
 
     def calibrate(self, minima: Tensor) -> None: ...
+
+
+@runtime_checkable
+class CalibratedByDistribution(Protocol):
+    """A correction that receives the training distribution of the energy input (a
+    `ScoreDistribution`: minima, quantiles and standard deviations, ``[M]`` each or
+    ``[M, 101]``), when it is calibrated. `EnergyAttention.calibrate_` calls it *instead of*
+    ``calibrate(minima)`` when the stage defines it; every estimator must then implement
+    `HasScoreDistribution` (`emma_plugins.EnergyEstimator` does)."""
+
+    def calibrate_distribution(self, distribution: ScoreDistribution) -> None: ...
 
 
 @runtime_checkable
@@ -296,8 +404,10 @@ _STAGE_OPTIONAL: tuple[type, ...] = (Constrained, Describable)
 #: family -> its contract. Families without an entry (spec sections, commands) have none.
 CONTRACTS: Mapping[str, FamilyContract] = MappingProxyType(
     {
-        "estimator": FamilyContract((EnergyModel,), module=True),
-        "correction": FamilyContract((CorrectionStage,), (Calibrated, *_STAGE_OPTIONAL), True),
+        "estimator": FamilyContract((EnergyModel,), (HasScoreDistribution,), module=True),
+        "correction": FamilyContract(
+            (CorrectionStage,), (Calibrated, CalibratedByDistribution, *_STAGE_OPTIONAL), True
+        ),
         "modal_energy": FamilyContract((ModalEnergyStage,), _STAGE_OPTIONAL, True),
         "importance": FamilyContract((ImportanceStage, Annealable), _STAGE_OPTIONAL, True),
         "gate": FamilyContract((GateStage, HasCapacity), _STAGE_OPTIONAL, True),

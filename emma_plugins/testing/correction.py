@@ -3,8 +3,9 @@
 A correction maps the estimators' scores ``[N, M]`` to potentials that are finite and at
 least Euler's number, so that the modal energies downstream (computed in log space) stay
 finite. A correction that needs the estimators' fitted minima defines ``calibrate``
-(`emma_plugins.core.contracts.Calibrated`); the kit calibrates it with the minima of its
-sample first.
+(`emma_plugins.core.contracts.Calibrated`), one that needs their whole training
+distribution ``calibrate_distribution`` (`CalibratedByDistribution`); the kit calibrates
+it on its sample first, as `EnergyAttention.calibrate_` would (the distribution first).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from emma_plugins.core.contracts import Calibrated
+from emma_plugins.core.contracts import Calibrated, CalibratedByDistribution, ScoreDistribution
 from emma_plugins.core.registry import Registration
 from emma_plugins.testing._assertions import assert_tensor
 from emma_plugins.testing._kit import Case, FamilyKit, Params, registration_of, run_kit
@@ -38,7 +39,9 @@ def correction_inputs(n_modes: int = N_MODES, n: int = N_SAMPLES) -> tuple[Tenso
 
 
 def _calibrated(stage: nn.Module, scores: Tensor) -> nn.Module:
-    if isinstance(stage, Calibrated):
+    if isinstance(stage, CalibratedByDistribution):
+        stage.calibrate_distribution(ScoreDistribution.from_scores(scores))
+    elif isinstance(stage, Calibrated):
         stage.calibrate(scores.min(dim=0).values)
     return stage
 

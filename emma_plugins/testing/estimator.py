@@ -22,6 +22,7 @@ import torch
 from pydantic import BaseModel
 from torch import Tensor
 
+from emma_plugins.core.contracts import HasScoreDistribution
 from emma_plugins.core.plugins import get_registry
 from emma_plugins.core.registry import Registration
 from emma_plugins.estimators.base import ArrayLike, EnergyEstimator, as_tensor
@@ -102,6 +103,20 @@ def check_fit(estimator: EnergyEstimator, x: ArrayLike) -> None:
         potential.min().reshape(1),
         "potential_min after fit(data) must be the minimum potential over data",
     )
+    if isinstance(estimator, HasScoreDistribution):
+        for name in estimator.score_names:
+            quantiles, std = estimator.score_quantiles(name), estimator.score_std(name)
+            if not bool(torch.isfinite(quantiles).all() and torch.isfinite(std)):
+                raise AssertionError(
+                    f"fit(data) recorded non-finite {name}_quantiles or {name}_std; let the "
+                    "base class fit call calibrate(x)."
+                )
+        _assert_close(
+            estimator.score_quantiles("potential")[[0, -1]],
+            torch.stack([potential.min(), potential.max()]),
+            "potential_quantiles after fit(data) must run from the minimum to the maximum "
+            "potential over data",
+        )
 
 
 def check_potential(estimator: EnergyEstimator, x: ArrayLike) -> None:
@@ -246,11 +261,15 @@ def check_state_dict_round_trip(
         atol=0,
     )
     for name in estimator.score_names:
-        saved, loaded = getattr(estimator, f"{name}_min"), getattr(fresh, f"{name}_min")
-        if not torch.equal(saved.nan_to_num(-1.0), loaded.nan_to_num(-1.0)):
-            raise AssertionError(
-                f"{name}_min is {float(loaded)} after loading, not {float(saved)}."
-            )
+        for statistic in ("min", "quantiles", "std"):
+            key = f"{name}_{statistic}"
+            saved, loaded = getattr(estimator, key, None), getattr(fresh, key, None)
+            if saved is None or loaded is None:
+                continue
+            if not torch.equal(saved.nan_to_num(-1.0), loaded.nan_to_num(-1.0)):
+                raise AssertionError(
+                    f"{key} is {loaded.tolist()} after loading, not {saved.tolist()}."
+                )
 
 
 def check_dtype_move(estimator: EnergyEstimator, x: ArrayLike) -> None:

@@ -26,13 +26,13 @@ from emma_plugins.training.stages import (
 )
 
 __all__ = [
+    "THRESHOLD_RULES",
     "BestState",
     "ClassificationLoss",
     "ColdnessAnnealing",
     "FitConfig",
     "FitResult",
     "StageResult",
-    "THRESHOLD_RULES",
     "TensorSplit",
     "ThresholdRule",
     "adopt_estimators",

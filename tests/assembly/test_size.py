@@ -42,7 +42,7 @@ def test_the_estimate_is_exact_for_the_htru2_model() -> None:
     spec = load_spec(HTRU2_YAML)
     count = estimate_parameters(spec)
     assert count is not None
-    assert count.total == actual_size(build(spec)) == 266
+    assert count.total == actual_size(build(spec)) == 674
     assert count.parts["network"] == 113
     assert set(count.parts) >= {"modes[0].estimator", "modes[1].estimator", "attention.gate"}
 
@@ -104,7 +104,7 @@ def test_a_billion_hidden_units_are_refused_before_allocating(
         build(HUGE)
     [issue] = caught.value.issues
     assert issue.location == "network"
-    assert "the model would have 10,000,000,094 parameters and buffers" in issue.message
+    assert "the model would have 10,000,000,502 parameters and buffers" in issue.message
     assert "(network alone: 10,000,000,001)" in issue.message
     assert "above the limit of 100,000,000" in issue.message
     assert "--max-parameters N" in issue.message and ENV_MAX_PARAMETERS in issue.message
@@ -116,7 +116,7 @@ def test_a_billion_hidden_units_are_refused_before_allocating(
 def test_the_limit_is_inclusive_and_comes_from_the_keyword(limit: int) -> None:
     spec = load_spec(HTRU2_YAML)
     issues = parameter_issues(spec, limit)
-    assert bool(issues) == (limit < 266)
+    assert bool(issues) == (limit < 674)
     if issues:
         with pytest.raises(SpecError, match=f"above the limit of {limit:,}"):
             build(spec, max_parameters=limit)
@@ -153,9 +153,9 @@ def test_a_network_passed_in_is_not_counted() -> None:
 
 def test_loading_a_checkpoint_checks_the_size_first(tmp_path: Path) -> None:
     save(build(HTRU2_YAML), tmp_path / "ckpt")
-    assert actual_size(load(tmp_path / "ckpt", max_parameters=266)) == 266
-    with pytest.raises(SpecError, match="above the limit of 265"):
-        load(tmp_path / "ckpt", max_parameters=265)
+    assert actual_size(load(tmp_path / "ckpt", max_parameters=674)) == 674
+    with pytest.raises(SpecError, match="above the limit of 673"):
+        load(tmp_path / "ckpt", max_parameters=673)
 
 
 def test_a_checkpoint_whose_spec_is_deeply_nested_is_refused(tmp_path: Path) -> None:
@@ -190,8 +190,8 @@ def test_validate_reports_the_size_and_exits_two(
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{path}: model too large" in err
-    assert "network: the model would have 10,000,000,094 parameters" in err
-    assert main(["validate", "--max-parameters", "10000000094", str(path)]) == 0
+    assert "network: the model would have 10,000,000,502 parameters" in err
+    assert main(["validate", "--max-parameters", "10000000502", str(path)]) == 0
 
 
 def test_build_refuses_with_a_message_and_the_flag_raises_the_limit(
@@ -200,11 +200,11 @@ def test_build_refuses_with_a_message_and_the_flag_raises_the_limit(
     path = write_huge(tmp_path)
     assert main(["build", str(path)]) == 2
     assert "above the limit of 100,000,000" in capsys.readouterr().err
-    assert main(["build", "--max-parameters", "265", str(HTRU2_YAML)]) == 2
-    assert "above the limit of 265" in capsys.readouterr().err
-    monkeypatch.setenv(ENV_MAX_PARAMETERS, "265")
+    assert main(["build", "--max-parameters", "673", str(HTRU2_YAML)]) == 2
+    assert "above the limit of 673" in capsys.readouterr().err
+    monkeypatch.setenv(ENV_MAX_PARAMETERS, "673")
     assert main(["validate", str(HTRU2_YAML)]) == 2
-    assert main(["validate", "--max-parameters", "266", str(HTRU2_YAML)]) == 0
+    assert main(["validate", "--max-parameters", "674", str(HTRU2_YAML)]) == 0
 
 
 @pytest.mark.parametrize("bad", ["0", "-3", "many"])

@@ -18,7 +18,7 @@ def _estimators(m: int = 3) -> list[GivenPotential]:
 
 
 def test_builtin_kinds_are_registered() -> None:
-    assert get_registry("correction").kinds() == ["min_shift"]
+    assert get_registry("correction").kinds() == ["min_shift", "standardized"]
     assert {"coupled", "self_only"} <= set(get_registry("modal_energy").kinds())
     assert "boltzmann" in get_registry("importance")
     assert {"shared_tanh", "per_mode", "identity"} <= set(get_registry("gate").kinds())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -42,3 +43,21 @@ def test_roc_threshold_is_the_point_nearest_the_corner() -> None:
 
 def test_roc_threshold_of_one_class_falls_back_to_half() -> None:
     assert roc_threshold(np.zeros(5), np.linspace(0, 1, 5)) == 0.5
+
+
+def test_f1_threshold_is_the_best_f1_on_the_validation_scores() -> None:
+    from sklearn.metrics import f1_score
+
+    from emma_plugins.training.selection import decision_threshold, f1_threshold
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(400) < 0.2).astype(int)  # imbalanced, like HTRU2
+    scores = np.clip(0.35 * y + rng.random(400) * 0.7, 0, 1)
+    threshold = f1_threshold(y, scores)
+    best = max(f1_score(y, scores >= t) for t in np.unique(scores))
+    assert f1_score(y, scores >= threshold) == pytest.approx(best)
+    assert decision_threshold(y, scores, "f1_optimum") == threshold
+    assert decision_threshold(y, scores, "roc_corner") == roc_threshold(y, scores)
+    assert f1_threshold(np.zeros(5), np.linspace(0, 1, 5)) == 0.5  # one class: no choice
+    with pytest.raises(ValueError, match="unknown threshold rule 'median'"):
+        decision_threshold(y, scores, "median")  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ against single matmuls), well within ``ATOL``.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -295,7 +296,23 @@ def test_an_unusable_learning_rate_names_the_member() -> None:
 
 
 # -- EMMA stage 2 -------------------------------------------------------------------------------
-def _emma_spec(rho: float, seed: int) -> dict[str, Any]:
+#: The attention of each stacked EMMA case: its correction (one per member: ``standardized``
+#: members differ in ``dead_zone``, which only calibration reads) and its importance.
+EMMA_CASES: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {
+    "min_shift": ([{"kind": "min_shift"}] * 4, {"kind": "boltzmann"}),
+    "standardized": (
+        [{"kind": "standardized", "dead_zone": tau} for tau in (0.0, 0.5, 0.9, 0.99)],
+        {"kind": "boltzmann", "learnable": True},
+    ),
+}
+
+
+def _emma_spec(
+    rho: float,
+    seed: int,
+    correction: dict[str, Any] | None = None,
+    importance: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     estimator = {"kind": "dae", "epochs": 2, "seed": seed}
     return _spec() | {
         "modes": [
@@ -303,21 +320,23 @@ def _emma_spec(rho: float, seed: int) -> dict[str, Any]:
             {"name": "dm_snr", "width": 4, "estimator": estimator},
         ],
         "attention": {
-            "correction": {"kind": "min_shift"},
+            "correction": correction or {"kind": "min_shift"},
             "modal_energy": {"kind": "coupled"},
-            "importance": {"kind": "boltzmann", "rho": rho},
+            "importance": (importance or {"kind": "boltzmann"}) | {"rho": rho},
             "gate": {"kind": "shared_tanh"},
         },
     }
 
 
-def _emmas(rhos: Sequence[float], clean: TensorSplit) -> list[EmmaModel]:
+def _emmas(rhos: Sequence[float], clean: TensorSplit, case: str = "min_shift") -> list[EmmaModel]:
     """EMMA models of one architecture: different ρ, initial weights and (for the last
     one) estimators; the estimators fitted and frozen, the constraints imposed."""
+    corrections, importance = EMMA_CASES[case]
     models = []
     for k, rho in enumerate(rhos):
         torch.manual_seed(200 + k)
-        models.append(build(parse_spec(_emma_spec(rho, seed=k // 3))))
+        spec = _emma_spec(rho, seed=k // 3, correction=corrections[k], importance=importance)
+        models.append(build(parse_spec(spec)))
     models[0].fit_estimators(clean.modes, progress=False)
     for model in models[1:]:
         if model is models[-1]:
@@ -343,7 +362,8 @@ def _corrupted(split: TensorSplit) -> TensorSplit:
     return TensorSplit(modes, split.y, split.missing, xi)
 
 
-def test_stacked_emma_equals_sequential_fits() -> None:
+@pytest.mark.parametrize("case", list(EMMA_CASES))
+def test_stacked_emma_equals_sequential_fits(case: str) -> None:
     from emma_plugins.training import ColdnessAnnealing
 
     clean, clean_val = _splits(n=256)
@@ -374,7 +394,7 @@ def test_stacked_emma_equals_sequential_fits() -> None:
             for k, (lr, lc, le, patience, anneal) in enumerate(settings)
         ]
 
-    models = _emmas(rhos, clean)
+    models = _emmas(rhos, clean, case)
     assert can_stack(models)
     sequential, stacked = copy.deepcopy(models), copy.deepcopy(models)
     expected = [fit(m, train, val, loss, c) for m, c in zip(sequential, configs(), strict=True)]
@@ -385,5 +405,11 @@ def test_stacked_emma_equals_sequential_fits() -> None:
     assert "rho" in got[2].history[0] and "rho" not in got[0].history[0]
     assert len({row["rho"] for row in got[2].history}) > 1  # it did anneal
     rhos_after = [m.attention.importance.coldness for m in stacked]
-    assert rhos_after[0] == pytest.approx(1e-4) and rhos_after[3] == pytest.approx(2.0)
+    if EMMA_CASES[case][1].get("learnable"):  # log rho trained, as in the sequential fits
+        assert rhos_after[0] != pytest.approx(1e-4) and rhos_after[3] != pytest.approx(2.0)
+    else:
+        assert rhos_after[0] == pytest.approx(1e-4) and rhos_after[3] == pytest.approx(2.0)
+    if case == "standardized":  # each member calibrated at its own dead zone
+        centers = [m.attention.correction.center for m in stacked]
+        assert all(bool((a < b).all()) for a, b in itertools.pairwise(centers[:3]))
     assert all(not m.training for m in stacked)

@@ -18,11 +18,12 @@ What stacks (`can_stack`):
   and the reference) calls ``model(modes, missing).output``, which only `EmmaModel` has;
 * estimators: `TiedDAE` (``stackable = True``), with the denoising loss of its ``_fit``;
 * EMMA stage 2 (`fit_stacked_emma`): an `EmmaModel` with attention whose stage classes all
-  declare ``stackable = True`` (``min_shift``, ``coupled``, ``self_only``, ``boltzmann``,
-  ``shared_tanh``), whose estimators are stackable `TiedDAE` s, whose energy input is the
-  potential and whose network stacks. One ``torch.vmap`` over ``functional_call`` of the
-  whole model per batch, with each member's frozen estimators, buffers (the coldness ρ)
-  and λ_c, λ_e; ``constrain_()`` vmapped after each step; annealing per member.
+  declare ``stackable = True`` (``min_shift``, ``standardized``, ``coupled``, ``self_only``,
+  ``boltzmann``, ``shared_tanh``), whose estimators are stackable `TiedDAE` s, whose energy
+  input is the potential and whose network stacks. One ``torch.vmap`` over
+  ``functional_call`` of the whole model per batch, with each member's frozen estimators,
+  buffers (the coldness ρ, the correction's calibration) and λ_c, λ_e; ``constrain_()``
+  vmapped after each step; annealing per member.
 
 All K members share the architecture (`can_stack` of the list checks parameter names,
 shapes, dtypes, modules and the mlp's ``reads``) and the data: ``train`` and ``val`` are

@@ -15,7 +15,6 @@ from emma_plugins.core.errors import SpecError, SpecIssue
 from emma_plugins.spec import ComponentSpec, EmmaSpec, Family, TrainingSpec
 from emma_plugins.spec.components import SPEC_MODEL_CONFIG, CrossFieldError
 from emma_plugins.spec.models import check_name, unknown_mode_issue
-from emma_plugins.training.selection import ThresholdRule
 from emma_plugins.spec.overrides import (
     AttentionOverrides,
     ComponentPatch,
@@ -23,6 +22,7 @@ from emma_plugins.spec.overrides import (
     override,
     partial_model,
 )
+from emma_plugins.training.selection import ThresholdRule
 
 #: The three models every experiment compares: the spec's network alone on clean data, its
 #: weights fine-tuned on the corrupted mix, and the network behind EMMA (variants and grid

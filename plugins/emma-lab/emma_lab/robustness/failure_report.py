@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from emma_lab.report.analysis_figures import plot_bands
 from emma_lab.report.atomic import save_figure, write_atomic
+from emma_lab.metrics.stats import MIN_SEEDS_FOR_VERDICT
 from emma_lab.report.tables import mean_std_table, to_markdown
 from emma_lab.robustness.failures import CLEAN_TOLERANCE, FailureSummary, failure_scores
 from emma_lab.robustness.run import BenchResult
@@ -92,6 +93,11 @@ def outcome_lines(result: BenchResult) -> list[str]:
                 else ""
             )
             + (" (rank interval includes 0 or is worse)" if r.high >= 0 else "")
+            + (
+                f" (fewer than {MIN_SEEDS_FOR_VERDICT} seeds)"
+                if r.high < 0 and o.clean_diff >= -CLEAN_TOLERANCE
+                else ""
+            )
         )
         lines.append(
             f"- `{o.method}`: mean rank {r.mean:+.2f} [{r.low:+.2f}, {r.high:+.2f}] against "

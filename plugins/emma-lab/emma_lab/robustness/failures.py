@@ -10,7 +10,8 @@ each failure condition of each seed, averaged. Its interval is a bootstrap over 
 conditions are fixed, the seeds are the random part), and so is the interval of the
 difference of mean ranks between an EMMA variant and the best peer. A variant is
 **recommended** when that difference excludes 0 on the better (lower) side while it loses
-at most `CLEAN_TOLERANCE` on clean data against the same peer.
+at most `CLEAN_TOLERANCE` on clean data against the same peer, over at least
+`MIN_SEEDS_FOR_VERDICT` seeds.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emma_lab.metrics.stats import PairedComparison, compare
+from emma_lab.metrics.stats import MIN_SEEDS_FOR_VERDICT, PairedComparison, compare
 
 #: The most an EMMA variant may lose on clean data and still be recommended.
 CLEAN_TOLERANCE = 0.005
@@ -165,11 +166,13 @@ def summarise_failures(
                     condition=f"area:{label}",
                 )
             )
+    enough = scores["seed"].nunique() >= MIN_SEEDS_FOR_VERDICT
     outcomes = []
     for method in emma_methods:
         diff = rank_difference(scores, methods, method, peer, resamples)
         clean = clean_difference(scores, method, peer)
-        outcomes.append(Outcome(method, diff, clean, diff.high < 0 and clean >= -CLEAN_TOLERANCE))
+        better = diff.high < 0 and clean >= -CLEAN_TOLERANCE
+        outcomes.append(Outcome(method, diff, clean, enough and better))
     return FailureSummary(
         areas=areas,
         comparisons=comparisons,

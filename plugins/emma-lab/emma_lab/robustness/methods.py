@@ -35,8 +35,8 @@ from emma_lab.experiments.protocol import SeedData
 from emma_lab.robustness.suite import EARLY_FUSION, NOISE_AUGMENTATION, BenchSpec
 from emma_lab.spec import bare_spec
 from emma_plugins.spec import EmmaSpec
-from emma_plugins.training.loss import ClassificationLoss
 from emma_plugins.training.loop import fit
+from emma_plugins.training.loss import ClassificationLoss
 from emma_plugins.training.settings import fit_config
 
 

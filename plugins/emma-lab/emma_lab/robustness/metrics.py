@@ -122,9 +122,7 @@ def condition_row(
         "count": condition.count,
         "score": task_metric(y, outputs.scores, threshold),
         "ece": expected_calibration_error(outputs.scores, y),
-        "detection_auroc": detection_auroc(clean, outputs, corrupted)
-        if detected
-        else float("nan"),
+        "detection_auroc": detection_auroc(clean, outputs, corrupted) if detected else float("nan"),
         "error_auroc": float("nan")
         if uncertainty is None
         else error_detection_auroc(uncertainty, outputs.scores, y, threshold),

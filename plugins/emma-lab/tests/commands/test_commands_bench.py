@@ -29,7 +29,7 @@ def _check_run(out: Path, names: list[str]) -> None:
         assert set(methods) <= set(table.columns)
         scores = pd.DataFrame(data["scores"])
         assert set(scores["method"]) == set(methods)
-        assert set(scores["condition"]) == set(conditions)
+        assert set(conditions) <= set(scores["condition"])
         assert scores["score"].between(0, 1).all() and scores["ece"].between(0, 1).all()
         for column in ("detection_auroc", "error_auroc"):
             assert scores[column].dropna().between(0, 1).all()
@@ -48,14 +48,32 @@ def _check_run(out: Path, names: list[str]) -> None:
 def test_bench_robustness_quick_on_bundled_data(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The unanticipated suite: the standard conditions plus the failures nobody trained for."""
     out = tmp_path / "bench"
     argv = ["bench", "robustness", "--datasets", "breast_cancer", "--quick", "--out", str(out)]
+    argv += ["--suite", "unanticipated"]
     assert main([*argv, "--bench-dir", str(BENCH_DIR), "--no-progress", "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert "breast_cancer: emma against the best peer" in printed and "report:" in printed
+    assert "unanticipated failures: emma_experts mean rank" in printed
     _check_run(out, ["breast_cancer"])
     payload = json.loads((out / "results.json").read_text())
-    assert payload["datasets"]["breast_cancer"]["setup"]["seeds"] == [0, 1]
+    data = payload["datasets"]["breast_cancer"]
+    assert data["setup"]["seeds"] == [0, 1]
+    scores = pd.DataFrame(data["scores"])
+    failures = scores[scores.family == "failure"]
+    kinds = {"stuck", "drift", "gain", "clip", "quantize", "impulse", "ood", "missing"}
+    assert set(failures["kind"]) == kinds and set(failures["count"]) == {1, 2}
+    assert failures[failures.method == "emma"]["failed_importance"].notna().any()
+    summary = data["failures"]
+    assert {r["method"] for r in summary["ranks"]} == set(data["methods"])
+    assert [o["method"] for o in summary["outcomes"]] == data["emma_methods"]
+    report = (out / "report.md").read_text()
+    assert "### Failures nobody trained for" in report and "| stuck:2modes |" in report
+    for name in ("failure_ranks.png", "failure_severity.png"):
+        assert (out / "breast_cancer" / name).read_bytes().startswith(PNG)
+    ranks = pd.read_csv(out / "breast_cancer" / "failure_ranks.csv", index_col=0)
+    assert set(ranks.index) == set(data["methods"])
     before = (out / "report.md").read_text()
     (out / "report.md").unlink()
     assert main(["bench", "report", str(out)]) == 0

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from emma_lab.experiments.protocol import noise_grid
+from _experiment_samples import small_data, tiny_experiment, tiny_spec
+from emma_lab.experiments.comparison import seed_loss, train_base_model
+from emma_lab.experiments.protocol import noise_grid, predict
 
 from emma_plugins.training.batches import TensorSplit
+from emma_plugins.training.selection import f1_threshold
 
 
 def _split(n: int = 5) -> TensorSplit:
@@ -39,3 +42,14 @@ def test_same_seed_same_noise_and_bad_shapes_fail() -> None:
         noise_grid(split, np.zeros((2, 3)), 0)
     with pytest.raises(ValueError, match=">= 0"):
         noise_grid(split, -np.ones((1, 2)), 0)
+
+
+def test_the_evaluation_section_chooses_how_thresholds_are_set() -> None:
+    assert tiny_experiment().prepare(small_data(), 0).threshold_rule == "roc_corner"
+    experiment = tiny_experiment(tiny_spec(evaluation={"threshold": "f1_optimum"}))
+    data = experiment.prepare(small_data(), 0)
+    assert data.threshold_rule == "f1_optimum"
+    trained = train_base_model(experiment.base, data, seed_loss(data, experiment.spec))
+    scores = predict(trained.model, data.clean["val"])
+    y = data.clean["val"].y.numpy()
+    assert trained.threshold == f1_threshold(y, scores)

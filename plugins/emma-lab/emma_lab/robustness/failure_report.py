@@ -12,9 +12,9 @@ matplotlib.use("Agg")
 import pandas as pd
 from matplotlib.figure import Figure
 
+from emma_lab.metrics.stats import MIN_SEEDS_FOR_VERDICT
 from emma_lab.report.analysis_figures import plot_bands
 from emma_lab.report.atomic import save_figure, write_atomic
-from emma_lab.metrics.stats import MIN_SEEDS_FOR_VERDICT
 from emma_lab.report.tables import mean_std_table, to_markdown
 from emma_lab.robustness.failures import CLEAN_TOLERANCE, FailureSummary, failure_scores
 from emma_lab.robustness.run import BenchResult

@@ -17,6 +17,7 @@ from emma_lab.robustness.report import (
     read_results,
     robustness_table,
     score_table,
+    shift_table,
     write_report,
 )
 from emma_lab.robustness.run import BenchResult, summarise
@@ -99,3 +100,13 @@ def test_results_json_gives_back_the_same_report(tmp_path: Path) -> None:
     assert again["breast_cancer_table_csv"].read_text() == (
         first["breast_cancer_table_csv"].read_text()
     )
+
+
+def test_every_emma_variant_meets_every_alternative_under_heavy_shift() -> None:
+    result = _result()
+    for family in ("noise", "ood"):
+        table = shift_table(result, family)
+        assert list(table.index) == result.emma_methods
+        assert list(table.columns) == [m for m in result.methods if m not in result.emma_methods]
+        assert table.loc["emma"].str.startswith("win").all()  # boosted by 0.3 everywhere
+    assert shift_table(result, "nothing").empty

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pytest
 import torch
 from _baseline_samples import SHAPES, baseline_spec, modes, objective, train
@@ -145,17 +147,34 @@ def test_weights_are_detached_unless_asked() -> None:
     assert not torch.allclose(grads[0], grads[1])
 
 
-def test_training_loss_ranks_the_linear_weights_the_official_way() -> None:
-    torch.manual_seed(0)
-    net = QMF(SHAPES, out_features=2, hidden=[4], rank_weight=0.5, weight_scale=5.0)
+class FirstEpoch(NamedTuple):
+    """One batch of the first epoch: no history yet, so no ranking term."""
+
+    xs: list[torch.Tensor]
+    y: torch.Tensor
+    base: ClassificationLoss
+    index: torch.Tensor
+    out: torch.Tensor
+    loss: torch.Tensor
+    expected: torch.Tensor  # the fused loss plus every mode's own
+
+
+def _first_epoch(net: QMF) -> FirstEpoch:
     xs, y = modes(6), torch.tensor([0, 1, 0, 1, 1, 0])
     base = ClassificationLoss(y, 2, balanced=False)
     index = torch.arange(6)
     net.begin_fit(6)
     out = net(xs)
-    first = net.training_loss(out, y, epoch=1, base_loss=base, index=index)
+    loss = net.training_loss(out, y, epoch=1, base_loss=base, index=index)
     logits = net._last.get("logits")
     expected = base(out, y) + sum(base(logits[:, m], y) for m in range(2))
+    return FirstEpoch(xs, y, base, index, out, loss, expected)
+
+
+def test_training_loss_ranks_the_linear_weights_the_official_way() -> None:
+    torch.manual_seed(0)
+    net = QMF(SHAPES, out_features=2, hidden=[4], rank_weight=0.5, weight_scale=5.0)
+    xs, y, base, index, out, first, expected = _first_epoch(net)
     torch.testing.assert_close(first, expected)  # constant (empty) history: no ranking term
     # a history whose order the confidences break: sample 0 kept the largest loss
     net.history.reset(6)
@@ -194,14 +213,7 @@ def test_all_pairs_ranking_with_softmax_keeps_the_earlier_loss() -> None:
         weighting="softmax",
         ranking="all_pairs",
     )
-    xs, y = modes(6), torch.tensor([0, 1, 0, 1, 1, 0])
-    base = ClassificationLoss(y, 2, balanced=False)
-    index = torch.arange(6)
-    net.begin_fit(6)
-    out = net(xs)
-    first = net.training_loss(out, y, epoch=1, base_loss=base, index=index)
-    logits = net._last.get("logits")
-    expected = base(out, y) + sum(base(logits[:, m], y) for m in range(2))
+    _xs, y, base, index, out, first, expected = _first_epoch(net)
     torch.testing.assert_close(first, expected)  # no history yet: no ranking term
     assert int(net.history.counts.sum()) == 6
     second = net.training_loss(out, y, epoch=2, base_loss=base, index=index)

@@ -32,7 +32,7 @@ def test_every_shipped_bench_file_validates_and_names_its_methods() -> None:
         assert {"emma", "emma_no_energy_labels", "late_fusion", "qmf", "tmc"} <= set(bench.methods)
         for peer in bench.peers:
             assert bench.peer_spec(peer).attention.enabled is False
-        assert bench.variant_spec("emma_self_only").attention.modal_energy.kind == "self_only"
+        assert bench.variant_spec("emma_dead_zone").attention.correction.kind == "standardized"
 
 
 def test_mfeat_bench_has_the_six_views_and_ten_classes() -> None:

@@ -143,8 +143,11 @@ def severity_frame(result: BenchResult) -> pd.DataFrame:
 
 
 def plot_severities(result: BenchResult, path: Path) -> Path:
-    """One panel per failure kind: each method's metric against the severity step."""
+    """One panel per failure kind: the metric against the severity step of every EMMA
+    variant, the best peer and noise augmentation (at most ten lines, ten colours)."""
+    shown = list(dict.fromkeys([result.best_peer, "noise_augmentation", *result.emma_methods]))
     frame = severity_frame(result)
+    frame = frame[frame["method"].isin(shown)]
     kinds = list(dict.fromkeys(frame["kind"]))
     return plot_bands(
         frame,
@@ -156,7 +159,7 @@ def plot_severities(result: BenchResult, path: Path) -> Path:
         ylabel=result.metric,
         xlabel="severity (1 = mildest)",
         panel_order=kinds,
-        line_order=result.methods,
+        line_order=shown,
         rows=2 if len(kinds) > 3 else 1,
     )
 

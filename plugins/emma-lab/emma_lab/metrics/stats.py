@@ -91,3 +91,11 @@ def compare(
     mean, low, high = paired_interval(diffs)
     n = len(diffs)
     return PairedComparison(a, b, condition, n, mean, low, high, verdict(low, high, n))
+
+
+def verdict_cell(comparison: PairedComparison) -> str:
+    """``win +0.0123 [+0.0040, +0.0206]``: verdict, mean difference and 95% interval."""
+    return (
+        f"{comparison.label.lower()} {comparison.mean_diff:+.4f} "
+        f"[{comparison.low:+.4f}, {comparison.high:+.4f}]"
+    )

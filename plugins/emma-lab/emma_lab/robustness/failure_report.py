@@ -12,9 +12,9 @@ matplotlib.use("Agg")
 import pandas as pd
 from matplotlib.figure import Figure
 
-from emma_lab.metrics.stats import MIN_SEEDS_FOR_VERDICT
+from emma_lab.metrics.stats import MIN_SEEDS_FOR_VERDICT, verdict_cell
 from emma_lab.report.analysis_figures import plot_bands
-from emma_lab.report.atomic import save_figure, write_atomic
+from emma_lab.report.atomic import save_figure, write_text
 from emma_lab.report.tables import mean_std_table, to_markdown
 from emma_lab.robustness.failures import CLEAN_TOLERANCE, FailureSummary, failure_scores
 from emma_lab.robustness.run import BenchResult
@@ -53,9 +53,7 @@ def area_table(result: BenchResult) -> pd.DataFrame:
     )
     cells: dict[str, dict[str, str]] = {}
     for c in summary.comparisons:
-        cells.setdefault(f"{c.a} vs {c.b}", {})[c.condition.removeprefix("area:")] = (
-            f"{c.label.lower()} {c.mean_diff:+.4f} [{c.low:+.4f}, {c.high:+.4f}]"
-        )
+        cells.setdefault(f"{c.a} vs {c.b}", {})[c.condition.removeprefix("area:")] = verdict_cell(c)
     return table.join(pd.DataFrame(cells).reindex(table.index))
 
 
@@ -166,13 +164,9 @@ def plot_severities(result: BenchResult, path: Path) -> Path:
 
 def write_failure_files(result: BenchResult, out: Path) -> dict[str, Path]:
     """``failure_areas.csv``, ``failure_ranks.csv`` and the two figures, in ``out``."""
-
-    def text(name: str, body: str) -> Path:
-        return write_atomic(out / name, lambda handle: handle.write(body.encode("utf-8")))
-
     paths = {
-        "failure_areas_csv": text("failure_areas.csv", area_table(result).to_csv()),
-        "failure_ranks_csv": text("failure_ranks.csv", rank_table(result).to_csv()),
+        "failure_areas_csv": write_text(out / "failure_areas.csv", area_table(result).to_csv()),
+        "failure_ranks_csv": write_text(out / "failure_ranks.csv", rank_table(result).to_csv()),
         "failure_ranks_png": plot_ranks(result, out / "failure_ranks.png"),
     }
     if not severity_frame(result).empty:

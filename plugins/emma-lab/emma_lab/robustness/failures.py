@@ -29,6 +29,8 @@ from emma_lab.metrics.stats import MIN_SEEDS_FOR_VERDICT, PairedComparison, comp
 CLEAN_TOLERANCE = 0.005
 #: Seed of the bootstrap: the same results give the same intervals.
 BOOTSTRAP_SEED = 0
+#: Bootstrap resamples of the mean ranks, unless the bench says otherwise.
+BOOTSTRAP_RESAMPLES = 2000
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def _bootstrap(per_seed: pd.DataFrame, resamples: int) -> np.ndarray:
 
 
 def mean_ranks(
-    scores: pd.DataFrame, methods: Sequence[str], resamples: int = 2000
+    scores: pd.DataFrame, methods: Sequence[str], resamples: int = BOOTSTRAP_RESAMPLES
 ) -> list[RankInterval]:
     """Every method's mean rank over the failure conditions and seeds, with a bootstrap
     interval over seeds."""
@@ -121,7 +123,11 @@ def mean_ranks(
 
 
 def rank_difference(
-    scores: pd.DataFrame, methods: Sequence[str], method: str, peer: str, resamples: int = 2000
+    scores: pd.DataFrame,
+    methods: Sequence[str],
+    method: str,
+    peer: str,
+    resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> RankInterval:
     """Mean rank of ``method`` minus that of ``peer`` (negative: ``method`` ranks better),
     with a bootstrap interval over seeds."""
@@ -145,7 +151,7 @@ def summarise_failures(
     methods: Sequence[str],
     emma_methods: Sequence[str],
     peer: str,
-    resamples: int = 2000,
+    resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> FailureSummary | None:
     """The summary of the failure conditions in ``scores`` (None when there are none)."""
     if failure_scores(scores).empty:

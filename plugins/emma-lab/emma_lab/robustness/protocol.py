@@ -87,7 +87,7 @@ def failure_names(mode_names: list[str], protocol: ProtocolSpec) -> list[str]:
     return [
         failure_name(f.kind, level, target)
         for f in suite.failures
-        for level, _ in f.corruptions()
+        for level in f.levels()
         for target in _failure_targets(f, mode_names, suite.counts)
     ]
 

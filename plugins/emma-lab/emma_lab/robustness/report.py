@@ -14,9 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from emma_lab.metrics.stats import MIN_SEEDS_FOR_VERDICT, PairedComparison, compare
+from emma_lab.metrics.stats import (
+    MIN_SEEDS_FOR_VERDICT,
+    PairedComparison,
+    compare,
+    verdict_cell,
+)
 from emma_lab.report.analysis_figures import plot_bands
-from emma_lab.report.atomic import write_atomic
+from emma_lab.report.atomic import write_text
 from emma_lab.report.tables import mean_std_table, to_markdown
 from emma_lab.robustness.failure_report import failure_section, write_failure_files
 from emma_lab.robustness.failures import summarise_failures, summary_payload
@@ -30,20 +35,8 @@ NOT_APPLICABLE = "—"
 VERDICT_WORDS = {"win": "wins", "tie": "ties", "lose": "loses"}
 
 
-def _write_text(path: Path, text: str) -> Path:
-    return write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
-
-
 def _blank_missing(table: pd.DataFrame) -> pd.DataFrame:
     return table.map(lambda cell: NOT_APPLICABLE if str(cell).startswith("nan") else cell)
-
-
-def verdict_cell(comparison: PairedComparison) -> str:
-    """``win +0.0123 [+0.0040, +0.0206]``: verdict, mean difference and 95% interval."""
-    return (
-        f"{comparison.label.lower()} {comparison.mean_diff:+.4f} "
-        f"[{comparison.low:+.4f}, {comparison.high:+.4f}]"
-    )
 
 
 def _verdict_columns(result: BenchResult, rows: Sequence[str]) -> pd.DataFrame:
@@ -285,19 +278,17 @@ def write_dataset(result: BenchResult, out_dir: Path) -> dict[str, Path]:
     out = inside(out_dir, result.name)
     table = score_table(result)
     paths = {
-        "table_csv": _write_text(out / "table.csv", table.to_csv()),
-        "table_md": _write_text(out / "table.md", to_markdown(table, "condition") + "\n"),
-        "robustness_csv": _write_text(out / "robustness.csv", robustness_table(result).to_csv()),
-        "scores_csv": _write_text(out / "scores.csv", result.scores.to_csv(index=False)),
-        "validation_csv": _write_text(
-            out / "validation.csv", result.validation.to_csv(index=False)
-        ),
+        "table_csv": write_text(out / "table.csv", table.to_csv()),
+        "table_md": write_text(out / "table.md", to_markdown(table, "condition") + "\n"),
+        "robustness_csv": write_text(out / "robustness.csv", robustness_table(result).to_csv()),
+        "scores_csv": write_text(out / "scores.csv", result.scores.to_csv(index=False)),
+        "validation_csv": write_text(out / "validation.csv", result.validation.to_csv(index=False)),
         "figure": plot_curves(result, out / "curves.png"),
     }
     for metric in ("detection_auroc", "error_auroc", "ece"):
         frame = metric_table(result, metric)
         if not frame.empty:
-            paths[f"{metric}_csv"] = _write_text(out / f"{metric}.csv", frame.to_csv())
+            paths[f"{metric}_csv"] = write_text(out / f"{metric}.csv", frame.to_csv())
     if result.failures is not None:
         paths |= write_failure_files(result, out)
     return paths
@@ -363,10 +354,10 @@ def write_report(
     ]
     lines += [f"- {key}: `{value}`" for key, value in (setup or {}).items()]
     lines += ["", *sections]
-    paths["report"] = _write_text(out / "report.md", "\n".join(lines).rstrip("\n") + "\n")
+    paths["report"] = write_text(out / "report.md", "\n".join(lines).rstrip("\n") + "\n")
     payload = {"setup": dict(setup or {}), "datasets": {r.name: _payload(r) for r in results}}
     text = json.dumps(_json_ready(payload), indent=2, default=str, allow_nan=False)
-    paths["json"] = _write_text(out / "results.json", text)
+    paths["json"] = write_text(out / "results.json", text)
     return paths
 
 

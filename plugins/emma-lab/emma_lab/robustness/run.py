@@ -220,7 +220,6 @@ def summarise(
     conditions = [c for c in condition_names(modes, bench.protocol) if c not in failures]
     emma = list(bench.emma)
     comparisons = compare_with_peer(scores, robustness, emma, best, conditions, modes)
-    resamples = bench.protocol.failures.bootstrap if bench.protocol.failures else 2000
     return BenchResult(
         name=bench.name,
         metric="f1" if data.task == "binary" else "accuracy",
@@ -234,5 +233,5 @@ def summarise(
         best_peer=best,
         comparisons=comparisons,
         setup=_setup(bench, data, seeds),
-        failures=summarise_failures(scores, methods, emma, best, resamples),
+        failures=summarise_failures(scores, methods, emma, best, bench.unanticipated.bootstrap),
     )

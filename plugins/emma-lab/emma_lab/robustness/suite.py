@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from emma_lab.robustness.failures import BOOTSTRAP_RESAMPLES
 from emma_lab.spec import EARLY_FUSION, NOISE_AUGMENTATION
 from emma_plugins.core.errors import EmmaError, SpecError
 from emma_plugins.core.plugins import get_registry
@@ -68,6 +69,10 @@ class FailureSpec(BaseModel):
     modes: list[str] | None = Field(
         None, description="Modes this failure may hit (default: every mode)."
     )
+
+    def levels(self) -> list[float | None]:
+        """The severities, or one ``None`` for a kind without them."""
+        return list(self.severities) if self.severities is not None else [None]
 
     def corruptions(self) -> list[tuple[float | None, Corruption]]:
         """``(severity, corruption)`` for each level (one ``(None, ...)`` without levels)."""
@@ -125,7 +130,9 @@ class UnanticipatedSpec(BaseModel):
     seeds: int | None = Field(
         None, ge=1, description="Seeds of the suite (default: the protocol's)."
     )
-    bootstrap: int = Field(2000, ge=100, description="Bootstrap resamples of the mean ranks.")
+    bootstrap: int = Field(
+        BOOTSTRAP_RESAMPLES, ge=100, description="Bootstrap resamples of the mean ranks."
+    )
 
 
 class EmmaVariantPatch(AttentionOverrides):  # type: ignore[misc,valid-type]
